@@ -1,1 +1,22 @@
-//! placeholder
+//! Driven ports of UAP: the traits the core needs from the outside world and the
+//! plain data that crosses them.
+//!
+//! This crate owns no behaviour. It must never depend on a framework, a driver or
+//! an async runtime (no actix, sea-orm, sqlx, fred, reqwest, hyper or tokio I/O):
+//! adapters implement these traits, `uap-domain` consumes them.
+
+mod audit;
+mod clock;
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+mod directory;
+mod error;
+mod pool;
+mod session;
+
+pub use audit::{AuditEvent, AuditEventType, AuditSink};
+pub use clock::{Clock, SystemClock};
+pub use directory::{HostUser, PasswordUpdate, UserDirectory, UserQuery};
+pub use error::{BoxError, StoreError};
+pub use pool::{BlockingPool, PoolError};
+pub use session::{RotateOutcome, SessionRecord, SessionState, SessionStore};

@@ -1,0 +1,40 @@
+use std::error::Error;
+
+/// An opaque error from a driver, kept for the log, never shown to a client.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// What a store or directory can report. The core branches on the semantic
+/// variants; `Backend` carries a driver error to the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The dependency does not answer (connection refused, pool timeout, …).
+    #[error("{what} is unavailable")]
+    Unavailable {
+        /// Which dependency, for the log and the 503 body (never a secret).
+        what: &'static str,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The dependency answered but the configuration does not match it
+    /// (missing table or column, wrong type). The message names the object.
+    #[error("{0}")]
+    Misconfigured(String),
+    /// Any other failure of the dependency.
+    #[error("storage backend error")]
+    Backend(#[source] BoxError),
+}
+
+impl StoreError {
+    /// Wraps any driver error as [`StoreError::Backend`].
+    pub fn backend(err: impl Into<BoxError>) -> Self {
+        Self::Backend(err.into())
+    }
+
+    /// Wraps a connectivity failure of `what` as [`StoreError::Unavailable`].
+    pub fn unavailable(what: &'static str, err: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            what,
+            source: Some(err.into()),
+        }
+    }
+}
