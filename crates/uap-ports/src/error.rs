@@ -32,9 +32,6 @@ impl StoreError {
 
     /// Wraps a connectivity failure of `what` as [`StoreError::Unavailable`].
     pub fn unavailable(what: &'static str, err: impl Into<BoxError>) -> Self {
-        Self::Unavailable {
-            what,
-            source: Some(err.into()),
-        }
+        Self::Unavailable { what, source: Some(err.into()) }
     }
 }

@@ -102,18 +102,15 @@ pub trait SessionStore: Send + Sync + 'static {
     /// As [`SessionStore::create`].
     async fn delete(&self, session_id: &str) -> Result<bool, StoreError>;
 
-    /// Ends every session of a user except `keep` (when given); returns how many
-    /// ended.
+    /// Ends every session of a user except `keep` (when given), removing its
+    /// rotated records too; returns how many *active* sessions ended.
     ///
     /// # Errors
     /// As [`SessionStore::create`].
-    async fn delete_user_sessions(
-        &self,
-        user_id: &str,
-        keep: Option<&str>,
-    ) -> Result<u64, StoreError>;
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError>;
 
-    /// Ends every session of a refresh chain; returns how many ended.
+    /// Ends every session of a refresh chain, removing its rotated records too;
+    /// returns how many *active* sessions ended.
     ///
     /// # Errors
     /// As [`SessionStore::create`].
