@@ -1,0 +1,41 @@
+//! The authentication engine: identifier extraction per `auth_type`, host
+//! lookup, active check, password verification on the blocking pool with equal
+//! cost for unknown users, the hash-upgrade decision, session creation, audit.
+
+mod credentials;
+mod engine;
+
+pub use credentials::{Credentials, LoginRequest, MAX_IDENTIFIER_BYTES, MAX_PASSWORD_BYTES};
+pub use engine::{AuthService, AuthSettings};
+
+use uap_ports::StoreError;
+
+use crate::session::{IssuedSession, SessionError};
+
+/// Why a login did not produce a session.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The request is malformed (missing identifier, over-long field): 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Unknown user, wrong password, inactive account, unusable stored hash —
+    /// one answer for all (the audit log keeps the real reason): 401.
+    #[error("Invalid credentials")]
+    InvalidCredentials,
+    /// The host data source failed: 503.
+    #[error(transparent)]
+    Directory(StoreError),
+    /// Too many password checks queued: 503 with Retry-After.
+    #[error("too many login attempts in progress")]
+    Overloaded,
+    /// The session could not be created.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoginSuccess {
+    pub session: IssuedSession,
+    pub user_id: String,
+}

@@ -1,0 +1,343 @@
+//! The typed configuration (CONTRACT §2). Loading (figment: defaults < TOML <
+//! `UAP_*` env) is the server's job; this module owns the shape, the defaults
+//! and the validation rules, so every mistake is reported naming its key.
+
+mod validate;
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::password::{
+    Argon2Params, HashUpgrade, PasswordPolicy, PasswordTransform, PreferredAlgorithm, UpgradeFamily, UpgradeFormat,
+};
+
+pub use validate::{ConfigError, host_db_type_of};
+
+/// `auth_type`: which identifier a login carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    #[default]
+    UsernamePassword,
+    EmailPassword,
+    PhonePassword,
+    Custom,
+}
+
+/// `data_source_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DataSourceType {
+    #[default]
+    Database,
+    Api,
+}
+
+/// `host_db_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostDbType {
+    Postgresql,
+    Mysql,
+    Sqlite,
+    Sqlserver,
+    Oracle,
+}
+
+/// `jwt_algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum JwtAlgorithm {
+    #[default]
+    HS256,
+    HS384,
+    HS512,
+    RS256,
+    ES256,
+    EdDSA,
+}
+
+impl JwtAlgorithm {
+    /// The JOSE `alg` name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Whether the algorithm signs with a shared secret.
+    #[must_use]
+    pub const fn is_symmetric(self) -> bool {
+        matches!(self, Self::HS256 | Self::HS384 | Self::HS512)
+    }
+}
+
+/// `session_store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStoreKind {
+    #[default]
+    Auto,
+    Memory,
+    Database,
+    Redis,
+}
+
+/// `log_format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Pretty,
+}
+
+/// The whole configuration. Field docs give the default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// ["UAP"] name used as the default JWT issuer and organization id.
+    pub service_name: String,
+    /// [false] more detail in logs (never secrets).
+    pub debug: bool,
+    /// ["127.0.0.1"] listen address.
+    pub bind: String,
+    /// [8000] listen port (0 = any free port).
+    pub port: u16,
+
+    /// [username_password]
+    pub auth_type: AuthType,
+    /// ["username"]
+    pub username_field: String,
+    /// ["password"]
+    pub password_field: String,
+    /// ["email"]
+    pub email_field: String,
+    /// ["phone"]
+    pub phone_field: String,
+    /// ["id"]
+    pub id_field: String,
+    /// ["role"]
+    pub role_field: String,
+    /// ["is_active"; "" disables]
+    pub active_field: String,
+    /// [[]] columns never returned in `user_data`.
+    pub sensitive_fields: Vec<String>,
+    /// [none = all that remain] allow-list for `user_data`.
+    pub user_data_fields: Option<Vec<String>>,
+    /// [false] compare identifiers case-insensitively.
+    pub identifier_case_insensitive: bool,
+    /// [derived from auth_type] columns a login identifier is matched against.
+    pub identifier_fields: Option<Vec<String>>,
+
+    /// [database]
+    pub data_source_type: DataSourceType,
+    /// [inferred from the URL scheme]
+    pub host_db_type: Option<HostDbType>,
+    /// The host database URL (secret: its password is never shown).
+    pub host_db_url: Option<SecretString>,
+    /// ["users"]
+    pub host_user_table: String,
+    /// [none]
+    pub host_role_table: Option<String>,
+    /// ["user_id"]
+    pub role_user_id_field: String,
+    /// ["role_name"]
+    pub role_name_field: String,
+
+    /// [3600] seconds.
+    pub session_duration: u64,
+    /// [86400] seconds; caps every role duration.
+    pub max_session_duration: u64,
+    /// [0 = off] seconds without activity after which a session ends.
+    pub idle_timeout: u64,
+    /// [true] false = a new login ends the user's other sessions.
+    pub multi_device_sessions: bool,
+    /// [{admin = 7200, user = 3600, guest = 1800}] seconds per role.
+    pub role_session_durations: BTreeMap<String, u64>,
+
+    /// ["argon2id"]
+    pub password_hash_algorithm: PreferredAlgorithm,
+    /// [19456]
+    pub argon2_memory_kib: u32,
+    /// [2]
+    pub argon2_iterations: u32,
+    /// [1]
+    pub argon2_parallelism: u32,
+    /// [report]
+    pub hash_upgrade: HashUpgrade,
+    /// [host]
+    pub hash_upgrade_format: UpgradeFormat,
+    /// [12]
+    pub bcrypt_cost: u32,
+    /// [[]]
+    pub hash_upgrade_skip: Vec<UpgradeFamily>,
+    /// [false]
+    pub legacy_plain_digests: bool,
+    /// [none]
+    pub password_transform: PasswordTransform,
+
+    /// [true]
+    pub refresh_tokens: bool,
+    /// [2592000] seconds.
+    pub refresh_token_duration: u64,
+    /// [10] seconds.
+    pub refresh_reuse_grace_seconds: u64,
+
+    /// Required for HS* (secret).
+    pub jwt_secret_key: Option<SecretString>,
+    /// [HS256]
+    pub jwt_algorithm: JwtAlgorithm,
+    /// PEM private key for RS256/ES256/EdDSA.
+    pub jwt_private_key_file: Option<String>,
+    /// [3600] seconds: the longest an access token lives (the session may end sooner).
+    pub jwt_expiration: u64,
+    /// [service_name]
+    pub jwt_issuer: Option<String>,
+    /// [none]
+    pub jwt_audience: Option<String>,
+
+    /// ["sqlite://uap.db?mode=rwc"] UAP's internal database (secret-bearing URL).
+    pub database_url: SecretString,
+    /// [true]
+    pub auto_migrate: bool,
+    /// [none]
+    pub redis_url: Option<SecretString>,
+    /// [auto]
+    pub session_store: SessionStoreKind,
+
+    /// [[]]
+    pub cors_allowed_origins: Vec<String>,
+    /// [[]] peers allowed to set X-Forwarded-For.
+    pub trusted_proxies: Vec<IpNet>,
+    /// [65536]
+    pub max_body_bytes: usize,
+    /// [2555]
+    pub audit_retention_days: u32,
+    /// [json]
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            service_name: "UAP".into(),
+            debug: false,
+            bind: "127.0.0.1".into(),
+            port: 8000,
+            auth_type: AuthType::default(),
+            username_field: "username".into(),
+            password_field: "password".into(),
+            email_field: "email".into(),
+            phone_field: "phone".into(),
+            id_field: "id".into(),
+            role_field: "role".into(),
+            active_field: "is_active".into(),
+            sensitive_fields: Vec::new(),
+            user_data_fields: None,
+            identifier_case_insensitive: false,
+            identifier_fields: None,
+            data_source_type: DataSourceType::default(),
+            host_db_type: None,
+            host_db_url: None,
+            host_user_table: "users".into(),
+            host_role_table: None,
+            role_user_id_field: "user_id".into(),
+            role_name_field: "role_name".into(),
+            session_duration: 3600,
+            max_session_duration: 86_400,
+            idle_timeout: 0,
+            multi_device_sessions: true,
+            role_session_durations: BTreeMap::from([
+                ("admin".into(), 7200),
+                ("user".into(), 3600),
+                ("guest".into(), 1800),
+            ]),
+            password_hash_algorithm: PreferredAlgorithm::Argon2id,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_upgrade: HashUpgrade::default(),
+            hash_upgrade_format: UpgradeFormat::default(),
+            bcrypt_cost: 12,
+            hash_upgrade_skip: Vec::new(),
+            legacy_plain_digests: false,
+            password_transform: PasswordTransform::default(),
+            refresh_tokens: true,
+            refresh_token_duration: 2_592_000,
+            refresh_reuse_grace_seconds: 10,
+            jwt_secret_key: None,
+            jwt_algorithm: JwtAlgorithm::default(),
+            jwt_private_key_file: None,
+            jwt_expiration: 3600,
+            jwt_issuer: None,
+            jwt_audience: None,
+            database_url: SecretString::from("sqlite://uap.db?mode=rwc"),
+            auto_migrate: true,
+            redis_url: None,
+            session_store: SessionStoreKind::default(),
+            cors_allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            max_body_bytes: 65_536,
+            audit_retention_days: 2555,
+            log_format: LogFormat::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// The password module's view of the configuration.
+    #[must_use]
+    pub fn password_policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            preferred: self.password_hash_algorithm,
+            argon2: Argon2Params {
+                memory_kib: self.argon2_memory_kib,
+                iterations: self.argon2_iterations,
+                parallelism: self.argon2_parallelism,
+            },
+            bcrypt_cost: self.bcrypt_cost,
+            upgrade: self.hash_upgrade,
+            upgrade_format: self.hash_upgrade_format,
+            upgrade_skip: self.hash_upgrade_skip.clone(),
+            legacy_plain_digests: self.legacy_plain_digests,
+            transform: self.password_transform,
+        }
+    }
+
+    /// The JWT issuer: `jwt_issuer`, else `service_name`.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        self.jwt_issuer.as_deref().unwrap_or(&self.service_name)
+    }
+
+    /// The columns a login identifier is matched against, with the key that
+    /// named each (for error messages).
+    #[must_use]
+    pub fn identifier_columns(&self) -> Vec<(&'static str, String)> {
+        if let Some(fields) = &self.identifier_fields {
+            return fields.iter().map(|f| ("identifier_fields", f.clone())).collect();
+        }
+        match self.auth_type {
+            AuthType::UsernamePassword | AuthType::Custom => {
+                vec![("username_field", self.username_field.clone())]
+            }
+            AuthType::EmailPassword => vec![("email_field", self.email_field.clone())],
+            AuthType::PhonePassword => vec![("phone_field", self.phone_field.clone())],
+        }
+    }
+
+    /// The active column, unless disabled with `""`.
+    #[must_use]
+    pub fn active_column(&self) -> Option<&str> {
+        Some(self.active_field.as_str()).filter(|f| !f.is_empty())
+    }
+}

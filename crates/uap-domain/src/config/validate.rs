@@ -1,0 +1,224 @@
+//! Start-up validation: every rule names the key it is about.
+
+use secrecy::ExposeSecret;
+
+use super::{DataSourceType, HostDbType, SessionStoreKind, Settings};
+
+/// One configuration mistake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ConfigError {
+    /// The configuration key at fault.
+    pub key: String,
+    /// What is wrong with it, and what would be right.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A mistake of `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { key: key.into(), message: message.into() }
+    }
+}
+
+/// The shortest HS* secret accepted (RFC 7518 §3.2: at least the hash size).
+const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+impl Settings {
+    /// Checks every rule and returns all mistakes at once.
+    ///
+    /// # Errors
+    /// The list of mistakes, each naming its key.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let mut fail = |key: &str, message: String| errors.push(ConfigError::new(key, message));
+
+        if self.service_name.trim().is_empty() {
+            fail("service_name", "must not be empty".into());
+        }
+        match self.data_source_type {
+            DataSourceType::Api => fail(
+                "data_source_type",
+                "\"api\" (host user API) is not available in this build; use \"database\"".into(),
+            ),
+            DataSourceType::Database => match &self.host_db_url {
+                None => fail(
+                    "host_db_url",
+                    "is required when data_source_type = \"database\" (e.g. postgres://user:pass@host/db)".into(),
+                ),
+                Some(url) => {
+                    if let Err(message) = check_host_db_type(url.expose_secret(), self.host_db_type) {
+                        fail("host_db_type", message);
+                    }
+                }
+            },
+        }
+        for (key, value) in [
+            ("host_user_table", &self.host_user_table),
+            ("username_field", &self.username_field),
+            ("password_field", &self.password_field),
+            ("id_field", &self.id_field),
+        ] {
+            if value.trim().is_empty() {
+                fail(key, "must not be empty".into());
+            }
+        }
+        if self.identifier_fields.as_ref().is_some_and(Vec::is_empty) {
+            fail("identifier_fields", "must list at least one column".into());
+        }
+        if self.session_duration == 0 {
+            fail("session_duration", "must be at least 1 second".into());
+        }
+        if self.max_session_duration == 0 {
+            fail("max_session_duration", "must be at least 1 second".into());
+        }
+        if self.jwt_expiration == 0 {
+            fail("jwt_expiration", "must be at least 1 second".into());
+        }
+        if self.refresh_tokens && self.refresh_token_duration == 0 {
+            fail("refresh_token_duration", "must be at least 1 second when refresh_tokens = true".into());
+        }
+        if self.jwt_algorithm.is_symmetric() {
+            match &self.jwt_secret_key {
+                None => {
+                    fail("jwt_secret_key", format!("is required for jwt_algorithm = {}", self.jwt_algorithm.name()))
+                }
+                Some(key) if key.expose_secret().len() < MIN_HMAC_SECRET_BYTES => {
+                    fail("jwt_secret_key", format!("must be at least {MIN_HMAC_SECRET_BYTES} bytes long"))
+                }
+                Some(_) => {}
+            }
+        } else if self.jwt_private_key_file.is_none() {
+            fail(
+                "jwt_private_key_file",
+                format!("is required for jwt_algorithm = {} (a PEM private key)", self.jwt_algorithm.name()),
+            );
+        }
+        if self.argon2_iterations == 0 {
+            fail("argon2_iterations", "must be at least 1".into());
+        }
+        if !(1..=255).contains(&self.argon2_parallelism) {
+            fail("argon2_parallelism", "must be between 1 and 255".into());
+        }
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism.max(1) {
+            fail("argon2_memory_kib", "must be at least 8 × argon2_parallelism".into());
+        }
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            fail("bcrypt_cost", "must be between 4 and 31".into());
+        }
+        if self.max_body_bytes < 1024 {
+            fail("max_body_bytes", "must be at least 1024".into());
+        }
+        let redis_wanted = matches!(self.session_store, SessionStoreKind::Redis)
+            || (matches!(self.session_store, SessionStoreKind::Auto) && self.redis_url.is_some());
+        if redis_wanted {
+            fail(
+                "session_store",
+                "the Redis session store is not available in this build; use \"database\" or \"memory\" (and unset redis_url)"
+                    .into(),
+            );
+        }
+
+        // The password module's own limits, once the basic ranges hold.
+        if errors.iter().all(|e| !e.key.starts_with("argon2_") && e.key != "bcrypt_cost")
+            && let Err(err) = self.password_policy().validate()
+        {
+            let key = if err.to_string().contains("bcrypt") { "bcrypt_cost" } else { "argon2_memory_kib" };
+            errors.push(ConfigError::new(key, err.to_string()));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// The host database kind named by a URL scheme.
+#[must_use]
+pub fn host_db_type_of(url: &str) -> Option<HostDbType> {
+    let scheme = url.split_once(':').map(|(scheme, _)| scheme.to_ascii_lowercase())?;
+    match scheme.as_str() {
+        "postgres" | "postgresql" => Some(HostDbType::Postgresql),
+        "mysql" | "mariadb" => Some(HostDbType::Mysql),
+        "sqlite" => Some(HostDbType::Sqlite),
+        "sqlserver" | "mssql" => Some(HostDbType::Sqlserver),
+        "oracle" => Some(HostDbType::Oracle),
+        _ => None,
+    }
+}
+
+fn check_host_db_type(url: &str, declared: Option<HostDbType>) -> Result<(), String> {
+    let inferred = host_db_type_of(url);
+    let kind = match (declared, inferred) {
+        (Some(declared), Some(inferred)) if declared != inferred => {
+            return Err(format!("is {declared:?} but host_db_url is a {inferred:?} URL"));
+        }
+        (Some(kind), _) | (None, Some(kind)) => kind,
+        (None, None) => {
+            return Err("cannot be inferred from host_db_url: use a postgres://, mysql:// or sqlite:// URL".into());
+        }
+    };
+    match kind {
+        HostDbType::Sqlserver | HostDbType::Oracle => {
+            Err(format!("{kind:?} is not supported by this build (postgresql, mysql, sqlite are)"))
+        }
+        HostDbType::Postgresql | HostDbType::Mysql | HostDbType::Sqlite => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::config::JwtAlgorithm;
+
+    fn valid() -> Settings {
+        Settings {
+            host_db_url: Some(SecretString::from("postgres://u:p@localhost/app")),
+            jwt_secret_key: Some(SecretString::from("0123456789abcdef0123456789abcdef")),
+            ..Settings::default()
+        }
+    }
+
+    fn keys(settings: &Settings) -> Vec<String> {
+        settings.validate().err().unwrap_or_default().into_iter().map(|e| e.key).collect()
+    }
+
+    #[test]
+    fn defaults_plus_url_and_secret_are_valid() {
+        assert_eq!(valid().validate(), Ok(()));
+    }
+
+    #[test]
+    fn missing_host_url_and_secret_name_their_keys() {
+        let keys = keys(&Settings::default());
+        assert!(keys.contains(&"host_db_url".to_string()));
+        assert!(keys.contains(&"jwt_secret_key".to_string()));
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let settings = Settings { jwt_secret_key: Some(SecretString::from("short")), ..valid() };
+        assert_eq!(keys(&settings), vec!["jwt_secret_key"]);
+    }
+
+    #[test]
+    fn asymmetric_needs_a_key_file() {
+        let settings = Settings { jwt_algorithm: JwtAlgorithm::ES256, ..valid() };
+        assert_eq!(keys(&settings), vec!["jwt_private_key_file"]);
+    }
+
+    #[test]
+    fn mismatched_db_type_is_named() {
+        let settings = Settings { host_db_type: Some(HostDbType::Mysql), ..valid() };
+        assert_eq!(keys(&settings), vec!["host_db_type"]);
+        let settings = Settings { host_db_url: Some(SecretString::from("oracle://x/y")), ..valid() };
+        assert_eq!(keys(&settings), vec!["host_db_type"]);
+    }
+
+    #[test]
+    fn scheme_inference() {
+        assert_eq!(host_db_type_of("postgresql://x"), Some(HostDbType::Postgresql));
+        assert_eq!(host_db_type_of("mariadb://x"), Some(HostDbType::Mysql));
+        assert_eq!(host_db_type_of("sqlite://x.db"), Some(HostDbType::Sqlite));
+        assert_eq!(host_db_type_of("nonsense"), None);
+    }
+}

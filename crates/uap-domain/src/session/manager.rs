@@ -1,0 +1,381 @@
+//! The session manager: applies the policy through the `SessionStore` port.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use time::OffsetDateTime;
+use uap_ports::{AuditEventType, Clock, RotateOutcome, SessionRecord, SessionState, SessionStore};
+
+use super::refresh::RefreshKeys;
+use super::{
+    Claims, ClientContext, IssuedSession, NewSession, Rejection, SessionError, SessionPolicy, SessionSummary,
+    TokenRejection, TokenService, ValidSession,
+};
+use crate::audit::{AuditRecorder, EventDetails};
+
+/// Creates, validates, refreshes and ends sessions.
+#[derive(Debug, Clone)]
+pub struct SessionManager {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn SessionStore>,
+    tokens: TokenService,
+    refresh: RefreshKeys,
+    policy: SessionPolicy,
+    clock: Arc<dyn Clock>,
+    audit: AuditRecorder,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("tokens", &self.tokens)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// A manager over `store`.
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        tokens: TokenService,
+        policy: SessionPolicy,
+        clock: Arc<dyn Clock>,
+        audit: AuditRecorder,
+    ) -> Self {
+        let refresh = RefreshKeys::derive(tokens.key_material());
+        Self { inner: Arc::new(Inner { store, tokens, refresh, policy, clock, audit }) }
+    }
+
+    /// The token service (for the JWKS document).
+    #[must_use]
+    pub fn tokens(&self) -> &TokenService {
+        &self.inner.tokens
+    }
+
+    /// The session store (for health checks).
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.inner.store
+    }
+
+    /// Starts a session after a successful login. Under the single-device
+    /// policy every other session of the user ends.
+    ///
+    /// # Errors
+    /// [`SessionError::Store`] when the store fails.
+    pub async fn create(&self, new: NewSession, client: &ClientContext) -> Result<IssuedSession, SessionError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let session_id = uuid::Uuid::new_v4().to_string();
+        let record = SessionRecord {
+            session_id: session_id.clone(),
+            user_id: new.user_id,
+            device_id: new.device_id,
+            created_at: now,
+            expires_at: now + inner.policy.duration_for(&new.roles),
+            last_activity: now,
+            ip_address: client.ip_address.clone(),
+            user_agent: client.user_agent.clone(),
+            user_data: new.user_data,
+            family_id: session_id.clone(),
+            refresh_expires_at: inner.policy.refresh_duration().map(|d| now + d),
+            state: SessionState::Active,
+        };
+        inner.store.create(&record).await?;
+        if !inner.policy.multi_device {
+            inner.store.delete_user_sessions(&record.user_id, Some(&session_id)).await?;
+        }
+        self.issue(&record)
+    }
+
+    /// Validates a token: signature and claims, then the session record.
+    ///
+    /// # Errors
+    /// [`SessionError::Rejected`] for any unacceptable token or session,
+    /// [`SessionError::Store`] when the store fails (never "valid").
+    pub async fn validate(&self, token: &str, client: &ClientContext) -> Result<ValidSession, SessionError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let claims = match inner.tokens.verify(token, now) {
+            Ok(claims) => claims,
+            Err(TokenRejection::Expired) => {
+                if let Ok(claims) = inner.tokens.verify_ignoring_expiry(token) {
+                    self.end_expired(&claims.session_id, &claims.user_id, "expired", client).await?;
+                }
+                return Err(Rejection::Token(TokenRejection::Expired).into());
+            }
+            Err(other) => return Err(Rejection::Token(other).into()),
+        };
+        let record = self.active_record(&claims, now, client).await?;
+        if let Some(interval) = inner.policy.touch_interval()
+            && now - record.last_activity >= interval
+        {
+            inner.store.touch(&record.session_id, now).await?;
+        }
+        Ok(ValidSession { record })
+    }
+
+    /// Loads the record behind verified claims and applies expiry and idle rules.
+    async fn active_record(
+        &self,
+        claims: &Claims,
+        now: OffsetDateTime,
+        client: &ClientContext,
+    ) -> Result<SessionRecord, SessionError> {
+        let inner = &self.inner;
+        let record = inner.store.get(&claims.session_id).await?.ok_or(Rejection::NotFound)?;
+        if record.user_id != claims.user_id {
+            return Err(Rejection::NotFound.into());
+        }
+        if record.state != SessionState::Active {
+            return Err(Rejection::Rotated.into());
+        }
+        if now >= record.expires_at {
+            self.end_expired(&record.session_id, &record.user_id, "expired", client).await?;
+            return Err(Rejection::Expired.into());
+        }
+        if let Some(idle) = inner.policy.idle_timeout()
+            && now - record.last_activity > idle
+        {
+            self.end_expired(&record.session_id, &record.user_id, "idle_timeout", client).await?;
+            return Err(Rejection::IdleTimeout.into());
+        }
+        Ok(record)
+    }
+
+    /// Deletes an expired session and audits SESSION_EXPIRED once (only the
+    /// request that actually deleted it records the event).
+    async fn end_expired(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        reason: &str,
+        client: &ClientContext,
+    ) -> Result<(), SessionError> {
+        let inner = &self.inner;
+        let Some(record) = inner.store.get(session_id).await? else {
+            return Ok(());
+        };
+        if record.state != SessionState::Active || record.user_id != user_id {
+            return Ok(());
+        }
+        if inner.store.delete(session_id).await? {
+            let details = EventDetails {
+                user_id: Some(user_id),
+                session_id: Some(session_id),
+                error: Some(reason),
+                metadata: json!({}),
+            };
+            inner.audit.record(AuditEventType::SessionExpired, true, client, details).await?;
+        }
+        Ok(())
+    }
+
+    /// Refreshes with the access token (`Authorization: Bearer`).
+    ///
+    /// # Errors
+    /// As [`SessionManager::validate`].
+    pub async fn refresh_with_token(&self, token: &str, client: &ClientContext) -> Result<IssuedSession, SessionError> {
+        let inner = &self.inner;
+        if !inner.policy.refresh_tokens {
+            return Err(Rejection::RefreshDisabled.into());
+        }
+        let now = inner.clock.now();
+        let claims = inner.tokens.verify(token, now).map_err(Rejection::Token)?;
+        let record = inner.store.get(&claims.session_id).await?.ok_or(Rejection::NotFound)?;
+        if record.user_id != claims.user_id {
+            return Err(Rejection::NotFound.into());
+        }
+        match &record.state {
+            SessionState::Active => {
+                let record = self.active_record(&claims, now, client).await?;
+                self.rotate(&record, now, client).await
+            }
+            SessionState::Rotated { successor_id, at } if now - *at <= inner.policy.refresh_grace() => {
+                self.reissue(successor_id).await
+            }
+            SessionState::Rotated { .. } => Err(Rejection::Rotated.into()),
+        }
+    }
+
+    /// Refreshes with a refresh token. A token spent more than the grace period
+    /// ago is treated as stolen: the whole chain ends and SUSPICIOUS_ACTIVITY is
+    /// audited.
+    ///
+    /// # Errors
+    /// As [`SessionManager::validate`].
+    pub async fn refresh_with_refresh_token(
+        &self,
+        refresh_token: &str,
+        client: &ClientContext,
+    ) -> Result<IssuedSession, SessionError> {
+        let inner = &self.inner;
+        if !inner.policy.refresh_tokens {
+            return Err(Rejection::RefreshDisabled.into());
+        }
+        let now = inner.clock.now();
+        let session_id = inner.refresh.session_of(refresh_token).ok_or(Rejection::RefreshInvalid)?;
+        let record = inner.store.get(session_id).await?.ok_or(Rejection::RefreshInvalid)?;
+        if record.refresh_expires_at.is_none_or(|until| now >= until) {
+            return Err(Rejection::RefreshExpired.into());
+        }
+        match &record.state {
+            SessionState::Active => self.rotate(&record, now, client).await,
+            SessionState::Rotated { successor_id, at } if now - *at <= inner.policy.refresh_grace() => {
+                self.reissue(successor_id).await
+            }
+            SessionState::Rotated { .. } => {
+                let ended = inner.store.delete_family(&record.family_id).await?;
+                let details = EventDetails {
+                    user_id: Some(&record.user_id),
+                    session_id: Some(&record.session_id),
+                    error: Some("refresh_token_reuse"),
+                    metadata: json!({ "family_id": record.family_id, "sessions_ended": ended }),
+                };
+                inner.audit.record(AuditEventType::SuspiciousActivity, false, client, details).await?;
+                Err(Rejection::RefreshReused.into())
+            }
+        }
+    }
+
+    async fn rotate(
+        &self,
+        old: &SessionRecord,
+        now: OffsetDateTime,
+        client: &ClientContext,
+    ) -> Result<IssuedSession, SessionError> {
+        let inner = &self.inner;
+        let lifetime = old.expires_at - old.created_at;
+        let successor_id = uuid::Uuid::new_v4().to_string();
+        let successor = SessionRecord {
+            session_id: successor_id.clone(),
+            created_at: now,
+            expires_at: now + lifetime,
+            last_activity: now,
+            ip_address: client.ip_address.clone().or_else(|| old.ip_address.clone()),
+            user_agent: client.user_agent.clone().or_else(|| old.user_agent.clone()),
+            refresh_expires_at: inner.policy.refresh_duration().map(|d| now + d),
+            state: SessionState::Active,
+            ..old.clone()
+        };
+        match inner.store.rotate(&old.session_id, &successor, now).await? {
+            RotateOutcome::Rotated => {
+                let details = EventDetails {
+                    user_id: Some(&old.user_id),
+                    session_id: Some(&successor_id),
+                    error: None,
+                    metadata: json!({ "previous_session_id": old.session_id }),
+                };
+                inner.audit.record(AuditEventType::TokenRefresh, true, client, details).await?;
+                self.issue(&successor)
+            }
+            // A parallel refresh won the race a moment ago: same successor.
+            RotateOutcome::AlreadyRotated { successor_id, at } if now - at <= inner.policy.refresh_grace() => {
+                self.reissue(&successor_id).await
+            }
+            RotateOutcome::AlreadyRotated { .. } => Err(Rejection::Rotated.into()),
+            RotateOutcome::NotFound => Err(Rejection::NotFound.into()),
+        }
+    }
+
+    /// Hands out the tokens of an existing (successor) session again.
+    async fn reissue(&self, session_id: &str) -> Result<IssuedSession, SessionError> {
+        let record = self.inner.store.get(session_id).await?.ok_or(Rejection::NotFound)?;
+        if record.state != SessionState::Active {
+            return Err(Rejection::Rotated.into());
+        }
+        self.issue(&record)
+    }
+
+    fn issue(&self, record: &SessionRecord) -> Result<IssuedSession, SessionError> {
+        let inner = &self.inner;
+        let claims = Claims {
+            session_id: record.session_id.clone(),
+            user_id: record.user_id.clone(),
+            device_id: record.device_id.clone(),
+            expires_at: record.expires_at.unix_timestamp(),
+            issued_at: record.created_at.unix_timestamp(),
+        };
+        let token = inner.tokens.sign(&claims).map_err(|_| SessionError::Signing)?;
+        Ok(IssuedSession {
+            session_id: record.session_id.clone(),
+            token,
+            expires_at: record.expires_at,
+            refresh_token: record.refresh_expires_at.map(|_| inner.refresh.token_for(&record.session_id)),
+            refresh_expires_at: record.refresh_expires_at,
+            user_data: record.user_data.clone(),
+        })
+    }
+
+    /// Ends the token's session. An expired but well-signed token may log out.
+    /// Returns whether a session was ended.
+    ///
+    /// # Errors
+    /// [`SessionError::Rejected`] for a garbled token; store failures.
+    pub async fn logout(&self, token: &str, client: &ClientContext) -> Result<bool, SessionError> {
+        let inner = &self.inner;
+        let claims = inner.tokens.verify_ignoring_expiry(token).map_err(Rejection::Token)?;
+        let Some(record) = inner.store.get(&claims.session_id).await? else {
+            return Ok(false);
+        };
+        if record.user_id != claims.user_id || record.state != SessionState::Active {
+            return Ok(false);
+        }
+        let ended = inner.store.delete(&claims.session_id).await?;
+        if ended {
+            let details = EventDetails {
+                user_id: Some(&claims.user_id),
+                session_id: Some(&claims.session_id),
+                error: None,
+                metadata: json!({}),
+            };
+            inner.audit.record(AuditEventType::Logout, true, client, details).await?;
+        }
+        Ok(ended)
+    }
+
+    /// Ends every session of the token's user. Returns how many ended.
+    ///
+    /// # Errors
+    /// As [`SessionManager::validate`].
+    pub async fn logout_all(&self, token: &str, client: &ClientContext) -> Result<u64, SessionError> {
+        let valid = self.validate(token, client).await?;
+        let user_id = &valid.record.user_id;
+        let ended = self.inner.store.delete_user_sessions(user_id, None).await?;
+        let details = EventDetails {
+            user_id: Some(user_id),
+            session_id: Some(&valid.record.session_id),
+            error: None,
+            metadata: json!({ "all_sessions": true, "sessions_ended": ended }),
+        };
+        self.inner.audit.record(AuditEventType::Logout, true, client, details).await?;
+        Ok(ended)
+    }
+
+    /// Lists the live sessions of the token's user, marking the current one.
+    ///
+    /// # Errors
+    /// As [`SessionManager::validate`].
+    pub async fn list(&self, token: &str, client: &ClientContext) -> Result<Vec<SessionSummary>, SessionError> {
+        let valid = self.validate(token, client).await?;
+        let now = self.inner.clock.now();
+        let idle = self.inner.policy.idle_timeout();
+        let mut sessions: Vec<SessionSummary> = self
+            .inner
+            .store
+            .list_user_sessions(&valid.record.user_id)
+            .await?
+            .into_iter()
+            .filter(|r| r.state == SessionState::Active && r.expires_at > now)
+            .filter(|r| idle.is_none_or(|idle| now - r.last_activity <= idle))
+            .map(|record| SessionSummary { current: record.session_id == valid.record.session_id, record })
+            .collect();
+        sessions.sort_by_key(|s| std::cmp::Reverse(s.record.created_at));
+        Ok(sessions)
+    }
+}

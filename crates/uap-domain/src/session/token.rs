@@ -1,0 +1,238 @@
+//! The session token: a JWS (via josekit) with UAP's claims. Verification pins
+//! the configured algorithm, requires `exp`, `iat`, `iss`, `session_id`,
+//! `user_id` (and `aud` when configured) — josekit's own claim validator lets a
+//! token without `exp` or `aud` pass, so presence is enforced here.
+
+use josekit::jwk::Jwk;
+use josekit::jwk::KeyPair;
+use josekit::jws::{self, JwsHeader, JwsSigner, JwsVerifier};
+use josekit::jwt::{self, JwtPayload};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::config::JwtAlgorithm;
+
+/// Why the signing keys could not be built (a configuration mistake).
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct KeyError {
+    /// The configuration key at fault.
+    pub key: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The verified claims of a session token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub session_id: String,
+    pub user_id: String,
+    pub device_id: Option<String>,
+    pub expires_at: i64,
+    pub issued_at: i64,
+}
+
+/// Why a token was refused. Never shown to the client in detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("malformed token or bad signature")]
+    Invalid,
+    #[error("token expired")]
+    Expired,
+    #[error("wrong issuer or audience")]
+    WrongIssuerOrAudience,
+    #[error("required claim missing")]
+    MissingClaim,
+}
+
+/// Signs and verifies session tokens with the configured key.
+pub struct TokenService {
+    algorithm: JwtAlgorithm,
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+    issuer: String,
+    audience: Option<String>,
+    public_jwk: Option<Jwk>,
+    key_material: Vec<u8>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("algorithm", &self.algorithm)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_error(key: &'static str) -> impl Fn(josekit::JoseError) -> KeyError {
+    move |err| KeyError { key, message: format!("unusable key ({err})") }
+}
+
+impl TokenService {
+    /// Builds the service from a shared secret (HS*) or a PEM private key.
+    ///
+    /// # Errors
+    /// A [`KeyError`] naming `jwt_secret_key` or `jwt_private_key_file`.
+    pub fn new(
+        algorithm: JwtAlgorithm,
+        secret_or_pem: &[u8],
+        issuer: String,
+        audience: Option<String>,
+    ) -> Result<Self, KeyError> {
+        let secret = key_error("jwt_secret_key");
+        let pem = key_error("jwt_private_key_file");
+        let (signer, verifier, public_jwk): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>, Option<Jwk>) = match algorithm {
+            JwtAlgorithm::HS256 => (
+                Box::new(jws::HS256.signer_from_bytes(secret_or_pem).map_err(&secret)?),
+                Box::new(jws::HS256.verifier_from_bytes(secret_or_pem).map_err(&secret)?),
+                None,
+            ),
+            JwtAlgorithm::HS384 => (
+                Box::new(jws::HS384.signer_from_bytes(secret_or_pem).map_err(&secret)?),
+                Box::new(jws::HS384.verifier_from_bytes(secret_or_pem).map_err(&secret)?),
+                None,
+            ),
+            JwtAlgorithm::HS512 => (
+                Box::new(jws::HS512.signer_from_bytes(secret_or_pem).map_err(&secret)?),
+                Box::new(jws::HS512.verifier_from_bytes(secret_or_pem).map_err(&secret)?),
+                None,
+            ),
+            JwtAlgorithm::RS256 => {
+                let pair = jws::RS256.key_pair_from_pem(secret_or_pem).map_err(&pem)?;
+                let jwk = with_kid(pair.to_jwk_public_key(), algorithm);
+                let kid = kid_of(&jwk);
+                let mut signer =
+                    jws::RS256.signer_from_jwk(&with_kid(pair.to_jwk_key_pair(), algorithm)).map_err(&pem)?;
+                signer.set_key_id(kid.clone());
+                let mut verifier = jws::RS256.verifier_from_jwk(&jwk).map_err(&pem)?;
+                verifier.set_key_id(kid);
+                (Box::new(signer), Box::new(verifier), Some(jwk))
+            }
+            JwtAlgorithm::ES256 => {
+                let pair = jws::ES256.key_pair_from_pem(secret_or_pem).map_err(&pem)?;
+                let jwk = with_kid(pair.to_jwk_public_key(), algorithm);
+                let kid = kid_of(&jwk);
+                let mut signer =
+                    jws::ES256.signer_from_jwk(&with_kid(pair.to_jwk_key_pair(), algorithm)).map_err(&pem)?;
+                signer.set_key_id(kid.clone());
+                let mut verifier = jws::ES256.verifier_from_jwk(&jwk).map_err(&pem)?;
+                verifier.set_key_id(kid);
+                (Box::new(signer), Box::new(verifier), Some(jwk))
+            }
+            JwtAlgorithm::EdDSA => {
+                let pair = jws::EdDSA.key_pair_from_pem(secret_or_pem).map_err(&pem)?;
+                let jwk = with_kid(pair.to_jwk_public_key(), algorithm);
+                let kid = kid_of(&jwk);
+                let mut signer =
+                    jws::EdDSA.signer_from_jwk(&with_kid(pair.to_jwk_key_pair(), algorithm)).map_err(&pem)?;
+                signer.set_key_id(kid.clone());
+                let mut verifier = jws::EdDSA.verifier_from_jwk(&jwk).map_err(&pem)?;
+                verifier.set_key_id(kid);
+                (Box::new(signer), Box::new(verifier), Some(jwk))
+            }
+        };
+        Ok(Self { algorithm, signer, verifier, issuer, audience, public_jwk, key_material: secret_or_pem.to_vec() })
+    }
+
+    /// The public keys for `/.well-known/jwks.json` (empty for HS*).
+    #[must_use]
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self.public_jwk.iter().map(|jwk| Value::Object(jwk.as_ref().clone())).collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// Secret bytes from which other keys (refresh-token MACs) are derived.
+    pub(crate) fn key_material(&self) -> &[u8] {
+        &self.key_material
+    }
+
+    /// Signs a token for `claims`.
+    ///
+    /// # Errors
+    /// Only if the signing backend fails (it does not for valid keys).
+    pub fn sign(&self, claims: &Claims) -> Result<String, josekit::JoseError> {
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        let mut payload = JwtPayload::new();
+        payload.set_issuer(&self.issuer);
+        payload.set_subject(&claims.user_id);
+        if let Some(audience) = &self.audience {
+            payload.set_audience(vec![audience.clone()]);
+        }
+        payload.set_claim("session_id", Some(Value::from(claims.session_id.clone())))?;
+        payload.set_claim("user_id", Some(Value::from(claims.user_id.clone())))?;
+        payload.set_claim("device_id", Some(claims.device_id.clone().map_or(Value::Null, Value::from)))?;
+        payload.set_claim("exp", Some(Value::from(claims.expires_at)))?;
+        payload.set_claim("iat", Some(Value::from(claims.issued_at)))?;
+        jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry at `now`.
+    ///
+    /// # Errors
+    /// The [`TokenRejection`] reason.
+    pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, TokenRejection> {
+        let claims = self.verify_ignoring_expiry(token)?;
+        if claims.expires_at <= now.unix_timestamp() {
+            return Err(TokenRejection::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// As [`TokenService::verify`] but accepts an expired token (logout of an
+    /// expired session, audit of expiry).
+    ///
+    /// # Errors
+    /// The [`TokenRejection`] reason.
+    pub fn verify_ignoring_expiry(&self, token: &str) -> Result<Claims, TokenRejection> {
+        if token.len() > 8192 {
+            return Err(TokenRejection::Invalid);
+        }
+        let (payload, header) =
+            jwt::decode_with_verifier(token, self.verifier.as_ref()).map_err(|_| TokenRejection::Invalid)?;
+        if header.algorithm() != Some(self.algorithm.name()) {
+            return Err(TokenRejection::Invalid);
+        }
+        if payload.issuer() != Some(self.issuer.as_str()) {
+            return Err(TokenRejection::WrongIssuerOrAudience);
+        }
+        if let Some(expected) = &self.audience {
+            let ok = payload.audience().is_some_and(|aud| aud.iter().any(|a| a == expected));
+            if !ok {
+                return Err(TokenRejection::WrongIssuerOrAudience);
+            }
+        }
+        let text = |name: &str| payload.claim(name).and_then(Value::as_str).map(str::to_owned);
+        let int = |name: &str| payload.claim(name).and_then(Value::as_i64);
+        Ok(Claims {
+            session_id: text("session_id").ok_or(TokenRejection::MissingClaim)?,
+            user_id: text("user_id").ok_or(TokenRejection::MissingClaim)?,
+            device_id: text("device_id"),
+            expires_at: int("exp").ok_or(TokenRejection::MissingClaim)?,
+            issued_at: int("iat").ok_or(TokenRejection::MissingClaim)?,
+        })
+    }
+}
+
+fn with_kid(mut jwk: Jwk, algorithm: JwtAlgorithm) -> Jwk {
+    jwk.set_algorithm(algorithm.name());
+    jwk.set_key_use("sig");
+    let kid = kid_of(&jwk);
+    jwk.set_key_id(kid);
+    jwk
+}
+
+/// A stable key id: the SHA-256 of the public parameters, hex, shortened.
+fn kid_of(jwk: &Jwk) -> String {
+    let mut hasher = Sha256::new();
+    for name in ["kty", "crv", "n", "e", "x", "y"] {
+        if let Some(Value::String(value)) = jwk.parameter(name) {
+            hasher.update(name.as_bytes());
+            hasher.update(value.as_bytes());
+        }
+    }
+    hex::encode(&hasher.finalize()[..8])
+}

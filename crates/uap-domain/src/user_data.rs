@@ -1,0 +1,129 @@
+//! What of a host row may leave UAP as `user_data`: never the password column,
+//! never a configured sensitive field, never a column whose name says it holds a
+//! secret (secure by default), and only the allow-list when one is set.
+
+use serde_json::{Map, Value};
+
+use crate::config::Settings;
+
+/// Column names that hold secrets in common frameworks, matched exactly.
+const SECRET_NAMES: &[&str] = &[
+    "remember_token",
+    "reset_password_token",
+    "confirmation_token",
+    "unlock_token",
+    "user_activation_key",
+    "user_newpasswd",
+    "otp_secret",
+    "api_key",
+    "salt",
+    "password_salt",
+    "password_hash",
+    "encrypted_password",
+    "hashed_password",
+    "passwd",
+    "pass",
+];
+
+/// Whether a column name looks secret-bearing (`*_token`, `*_secret`,
+/// `*_password`, `encrypted_*`, or a known name). Case-insensitive.
+#[must_use]
+pub fn looks_secret(column: &str) -> bool {
+    let name = column.to_ascii_lowercase();
+    SECRET_NAMES.contains(&name.as_str())
+        || name.ends_with("_token")
+        || name.ends_with("_secret")
+        || name.ends_with("_password")
+        || name.starts_with("encrypted_")
+}
+
+/// Filters host attributes down to what may be returned to clients.
+#[derive(Debug, Clone)]
+pub struct UserDataFilter {
+    password_field: String,
+    sensitive: Vec<String>,
+    allow: Option<Vec<String>>,
+}
+
+impl UserDataFilter {
+    /// The filter configured by `password_field`, `sensitive_fields` and
+    /// `user_data_fields`.
+    #[must_use]
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            password_field: settings.password_field.clone(),
+            sensitive: settings.sensitive_fields.clone(),
+            allow: settings.user_data_fields.clone(),
+        }
+    }
+
+    /// Whether `column` may be returned.
+    #[must_use]
+    pub fn allows(&self, column: &str) -> bool {
+        if column.eq_ignore_ascii_case(&self.password_field)
+            || self.sensitive.iter().any(|s| s.eq_ignore_ascii_case(column))
+        {
+            return false;
+        }
+        match &self.allow {
+            Some(allow) => allow.iter().any(|a| a == column),
+            None => !looks_secret(column),
+        }
+    }
+
+    /// The `user_data` object: allowed attributes, the id under `id`, and
+    /// `roles` when the user has any.
+    #[must_use]
+    pub fn apply(&self, id_field: &str, id: &str, attributes: &Map<String, Value>, roles: &[String]) -> Value {
+        let mut out: Map<String, Value> = attributes
+            .iter()
+            .filter(|(column, _)| self.allows(column))
+            .map(|(column, value)| (column.clone(), value.clone()))
+            .collect();
+        if !out.contains_key(id_field) {
+            out.insert(id_field.to_owned(), Value::String(id.to_owned()));
+        }
+        if !roles.is_empty() {
+            out.insert("roles".into(), Value::from(roles.to_vec()));
+        }
+        Value::Object(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn attrs() -> Map<String, Value> {
+        let Value::Object(map) = json!({
+            "id": 7, "username": "ann", "email": "a@x", "remember_token": "t",
+            "api_key": "k", "totp_secret": "s", "encrypted_ssn": "e", "old_password": "o",
+            "ssn": "123", "salt": "x"
+        }) else {
+            unreachable!()
+        };
+        map
+    }
+
+    #[test]
+    fn secure_by_default() {
+        let filter =
+            UserDataFilter::from_settings(&Settings { sensitive_fields: vec!["ssn".into()], ..Settings::default() });
+        let data = filter.apply("id", "7", &attrs(), &[]);
+        assert_eq!(data, json!({"id": 7, "username": "ann", "email": "a@x"}));
+    }
+
+    #[test]
+    fn allow_list_wins_but_never_password_or_sensitive() {
+        let filter = UserDataFilter::from_settings(&Settings {
+            user_data_fields: Some(vec!["username".into(), "api_key".into(), "password".into()]),
+            ..Settings::default()
+        });
+        let mut attributes = attrs();
+        attributes.insert("password".into(), json!("hash"));
+        let data = filter.apply("id", "7", &attributes, &["admin".into()]);
+        assert_eq!(data, json!({"id": "7", "username": "ann", "api_key": "k", "roles": ["admin"]}));
+    }
+}

@@ -1,0 +1,155 @@
+//! In-memory stand-ins for the ports the domain uses.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::macros::datetime;
+use uap_domain::AuditRecorder;
+use uap_domain::auth::{AuthService, AuthSettings};
+use uap_domain::config::Settings;
+use uap_domain::memory::{ManualClock, MemorySessionStore};
+use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
+use uap_ports::{
+    AuditEvent, AuditEventType, AuditSink, BlockingPool, HostUser, PasswordUpdate, PoolError, StoreError,
+    UserDirectory, UserQuery,
+};
+
+pub const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+pub const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// Records every event.
+#[derive(Default)]
+pub struct Events(pub Mutex<Vec<AuditEvent>>);
+
+impl Events {
+    pub fn of(&self, kind: AuditEventType) -> Vec<AuditEvent> {
+        self.0.lock().unwrap().iter().filter(|e| e.event_type == kind).cloned().collect()
+    }
+}
+
+#[async_trait]
+impl AuditSink for Events {
+    async fn write_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.0.lock().unwrap().extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// Runs jobs inline.
+pub struct Inline;
+
+#[async_trait]
+impl BlockingPool for Inline {
+    async fn run(&self, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), PoolError> {
+        job();
+        Ok(())
+    }
+}
+
+/// A host table in a vector; records compare-and-set writes.
+#[derive(Default)]
+pub struct Directory {
+    pub users: Mutex<Vec<HostUser>>,
+    pub down: Mutex<bool>,
+}
+
+impl Directory {
+    pub fn add(&self, id: &str, username: &str, hash: &str, active: Option<bool>, roles: &[&str]) {
+        let Value::Object(attributes): Value =
+            json!({ "username": username, "email": format!("{username}@x"), "api_token": "t" })
+        else {
+            unreachable!()
+        };
+        self.users.lock().unwrap().push(HostUser {
+            id: id.into(),
+            password_hash: Some(hash.into()).filter(|h: &String| !h.is_empty()),
+            active,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            attributes: attributes.into_iter().collect::<Map<_, _>>(),
+        });
+    }
+
+    pub fn hash_of(&self, id: &str) -> Option<String> {
+        self.users.lock().unwrap().iter().find(|u| u.id == id).and_then(|u| u.password_hash.clone())
+    }
+}
+
+#[async_trait]
+impl UserDirectory for Directory {
+    async fn find_user(&self, query: &UserQuery) -> Result<Option<HostUser>, StoreError> {
+        if *self.down.lock().unwrap() {
+            return Err(StoreError::Unavailable { what: "host database", source: None });
+        }
+        Ok(self
+            .users
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|u| {
+                query.fields.iter().any(|f| u.attributes.get(f).and_then(Value::as_str) == Some(query.value.as_str()))
+            })
+            .cloned())
+    }
+
+    async fn update_password_hash(&self, id: &str, old: &str, new: &str) -> Result<PasswordUpdate, StoreError> {
+        let mut users = self.users.lock().unwrap();
+        let Some(user) = users.iter_mut().find(|u| u.id == id) else { return Ok(PasswordUpdate::Stale) };
+        if user.password_hash.as_deref() != Some(old) {
+            return Ok(PasswordUpdate::Stale);
+        }
+        user.password_hash = Some(new.into());
+        Ok(PasswordUpdate::Updated)
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Everything wired over fakes.
+pub struct World {
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<MemorySessionStore>,
+    pub events: Arc<Events>,
+    pub directory: Arc<Directory>,
+    pub auth: AuthService,
+}
+
+pub fn fast_settings() -> Settings {
+    Settings {
+        jwt_secret_key: Some(SECRET.into()),
+        host_db_url: Some("sqlite://unused.db".into()),
+        argon2_memory_kib: 64,
+        argon2_iterations: 1,
+        bcrypt_cost: 4,
+        ..Settings::default()
+    }
+}
+
+pub fn world(settings: Settings) -> World {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Arc::new(MemorySessionStore::new());
+    let events = Arc::new(Events::default());
+    let directory = Arc::new(Directory::default());
+    let audit = AuditRecorder::new(events.clone(), clock.clone());
+    let tokens = TokenService::new(settings.jwt_algorithm, SECRET.as_bytes(), settings.issuer().into(), None).unwrap();
+    let sessions = SessionManager::new(
+        store.clone(),
+        tokens,
+        SessionPolicy::from_settings(&settings),
+        clock.clone(),
+        audit.clone(),
+    );
+    let dummy = uap_domain::password::dummy_hash(&settings.password_policy()).unwrap();
+    let auth = AuthService::new(
+        directory.clone(),
+        sessions,
+        Arc::new(Inline),
+        AuthSettings::from_settings(&settings),
+        dummy,
+        audit,
+    );
+    World { clock, store, events, directory, auth }
+}
