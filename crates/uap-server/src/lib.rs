@@ -1,1 +1,19 @@
-//! placeholder
+//! UAP's HTTP composition root: loads the configuration, builds the runtime
+//! (adapters chosen from configuration), maps domain errors to the contract's
+//! status codes, and serves the routes of CONTRACT §3 with actix-web.
+//!
+//! Handlers stay thin: parse the wire type, call the domain, map the result.
+
+pub mod api;
+pub mod audit_queue;
+pub mod client_ip;
+pub mod handlers;
+pub mod http;
+pub mod openapi;
+pub mod pool;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use startup::{Application, StartupError, connect_host_directory, connect_internal_db};

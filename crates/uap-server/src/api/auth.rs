@@ -1,0 +1,131 @@
+//! Bodies of `/api/v1/auth/*` (CONTRACT §3).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /authenticate` body. Send the identifier your `auth_type` uses.
+#[derive(Deserialize, ToSchema)]
+pub struct AuthenticateRequest {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// For `auth_type = "custom"`: matched against each of `identifier_fields`.
+    pub identifier: Option<String>,
+    pub password: String,
+    pub device_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Value>,
+}
+
+impl std::fmt::Debug for AuthenticateRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthenticateRequest")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("phone", &self.phone)
+            .field("identifier", &self.identifier)
+            .field("password", &"***")
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful login or refresh.
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    pub success: bool,
+    pub token: String,
+    /// The host row minus the password and sensitive fields (login only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub user_data: Option<Value>,
+    pub expires_at: String,
+    pub session_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_at: Option<String>,
+}
+
+/// `{success: false, error}` (401/403/429/400…).
+#[derive(Serialize, ToSchema)]
+pub struct FailureResponse {
+    pub success: bool,
+    pub error: String,
+}
+
+/// `GET /validate` answer.
+#[derive(Serialize, ToSchema)]
+pub struct ValidateResponse {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub user_data: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+}
+
+/// `POST /validate/batch` body.
+#[derive(Deserialize, ToSchema)]
+pub struct BatchValidateRequest {
+    /// At most 1000 tokens.
+    pub tokens: Vec<String>,
+}
+
+/// `POST /validate/batch` answer, in input order.
+#[derive(Serialize, ToSchema)]
+pub struct BatchValidateResponse {
+    pub results: Vec<ValidateResponse>,
+}
+
+/// `POST /refresh` optional body (else the Bearer token is used).
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /logout` answer.
+#[derive(Serialize, ToSchema)]
+pub struct LogoutResponse {
+    pub success: bool,
+    pub message: String,
+}
+
+/// `POST /logout-all` answer.
+#[derive(Serialize, ToSchema)]
+pub struct LogoutAllResponse {
+    pub success: bool,
+    pub ended: u64,
+}
+
+/// One session of `GET /sessions`.
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub device_id: Option<String>,
+    pub created_at: String,
+    pub last_activity: String,
+    pub expires_at: String,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub current: bool,
+}
+
+/// `GET /sessions` answer.
+#[derive(Serialize, ToSchema)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// `GET /api/v1/config/health` answer.
+#[derive(Serialize, ToSchema)]
+pub struct HealthResponse {
+    pub status: &'static str,
+    /// Component name → "healthy" | "unhealthy".
+    #[schema(value_type = Object)]
+    pub components: Value,
+    pub timestamp: String,
+}

@@ -1,0 +1,60 @@
+//! `POST /api/v1/auth/authenticate`.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use secrecy::SecretString;
+use uap_domain::auth::{Credentials, LoginRequest};
+
+use crate::api::{ApiError, AuthenticateRequest, FailureResponse, SessionResponse, rfc3339};
+use crate::handlers::client;
+use crate::state::AppState;
+
+/// The longest `device_id` accepted.
+const MAX_DEVICE_ID: usize = 255;
+
+/// Logs a user in against the host user store.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/authenticate",
+    tag = "auth",
+    request_body = AuthenticateRequest,
+    responses(
+        (status = 200, description = "Logged in", body = SessionResponse),
+        (status = 400, description = "Missing or over-long field", body = FailureResponse),
+        (status = 401, description = "Invalid credentials (unknown user, wrong password or inactive account alike)", body = FailureResponse),
+        (status = 503, description = "Host data source unavailable or overloaded", body = FailureResponse),
+    )
+)]
+#[post("/authenticate")]
+pub async fn authenticate(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<AuthenticateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    if body.device_id.as_ref().is_some_and(|d| d.len() > MAX_DEVICE_ID) {
+        return Err(ApiError::BadRequest(format!("device_id is longer than {MAX_DEVICE_ID} bytes")));
+    }
+    let client = client(&request, &state);
+    let login = LoginRequest {
+        credentials: Credentials {
+            username: body.username,
+            email: body.email,
+            phone: body.phone,
+            identifier: body.identifier,
+            password: SecretString::from(body.password),
+        },
+        device_id: body.device_id,
+        metadata: body.metadata,
+    };
+    let success = state.auth.authenticate(login, &client).await?;
+    let session = success.session;
+    Ok(HttpResponse::Ok().json(SessionResponse {
+        success: true,
+        token: session.token,
+        user_data: Some(session.user_data),
+        expires_at: rfc3339(session.expires_at),
+        session_id: session.session_id,
+        refresh_token: session.refresh_token,
+        refresh_expires_at: session.refresh_expires_at.map(rfc3339),
+    }))
+}

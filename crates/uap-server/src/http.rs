@@ -1,0 +1,126 @@
+//! The actix-web application: routes, JSON error bodies for every extractor
+//! failure, security headers, request ids, CORS, body limits.
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{InternalError, JsonPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{Condition, Next};
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::handlers::{authenticate, health, sessions, validate};
+use crate::openapi::ApiDoc;
+
+/// Registers every route and extractor configuration.
+pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(json_config(max_body_bytes))
+            .app_data(web::PayloadConfig::new(max_body_bytes))
+            .service(
+                web::scope("/api/v1/auth")
+                    .service(authenticate::authenticate)
+                    .service(validate::validate)
+                    .service(validate::validate_batch)
+                    .service(sessions::refresh)
+                    .service(sessions::logout)
+                    .service(sessions::logout_all)
+                    .service(sessions::list_sessions),
+            )
+            .service(health::config_health)
+            .service(health::live)
+            .service(health::ready)
+            .service(health::jwks)
+            .service(web::redirect("/docs", "/docs/"))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+            .default_service(web::to(not_found));
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({ "success": false, "error": "Not found" }))
+}
+
+/// JSON bodies: size limit and readable 400/413/415/422 errors instead of
+/// actix's plain-text defaults.
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(move |err, _request| {
+        let (status, message) = match &err {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, format!("request body is larger than {limit} bytes"))
+            }
+            JsonPayloadError::ContentType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json".to_owned())
+            }
+            JsonPayloadError::Deserialize(e) if e.is_data() => {
+                (StatusCode::UNPROCESSABLE_ENTITY, format!("invalid request body: {e}"))
+            }
+            JsonPayloadError::Deserialize(e) => (StatusCode::BAD_REQUEST, format!("malformed JSON: {e}")),
+            other => (StatusCode::BAD_REQUEST, format!("unreadable request body: {other}")),
+        };
+        let response = HttpResponse::build(status).json(json!({ "success": false, "error": message }));
+        InternalError::from_response(err, response).into()
+    })
+}
+
+/// CORS for `cors_allowed_origins`; absent when none are configured.
+pub fn cors(origins: &[String]) -> Condition<Cors> {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+        .allowed_headers(["authorization", "content-type", "x-api-key", "x-request-id"])
+        .expose_headers(["x-request-id", "retry-after"])
+        .max_age(600);
+    for origin in origins {
+        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+    }
+    Condition::new(!origins.is_empty(), cors)
+}
+
+/// The request id: the caller's `X-Request-Id` when it is short and plain,
+/// else a new UUID.
+fn request_id(request: &ServiceRequest) -> HeaderValue {
+    request
+        .headers()
+        .get("x-request-id")
+        .filter(|v| {
+            let bytes = v.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= 64
+                && bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).unwrap_or(HeaderValue::from_static("unknown"))
+        })
+}
+
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+
+/// Security headers and `X-Request-Id` on every response (use with
+/// `actix_web::middleware::from_fn`).
+pub async fn add_headers(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = request_id(&request);
+    let docs = request.path().starts_with("/docs");
+    let mut response = next.call(request).await?;
+    let headers = response.headers_mut();
+    let csp = if docs { DOCS_CSP } else { API_CSP };
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("content-security-policy", csp),
+        ("cache-control", "no-store"),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    }
+    headers.insert(HeaderName::from_static("x-request-id"), id);
+    Ok(response)
+}

@@ -1,0 +1,40 @@
+//! The OpenAPI 3.1 document of every route.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::handlers::{authenticate, health, sessions, validate};
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The API description served at `/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "UAP — Universal Authentication Platform", description = "Zero-migration authentication against the host application's own user store."),
+    paths(
+        authenticate::authenticate,
+        validate::validate,
+        validate::validate_batch,
+        sessions::refresh,
+        sessions::logout,
+        sessions::logout_all,
+        sessions::list_sessions,
+        health::config_health,
+        health::live,
+        health::ready,
+        health::jwks,
+    ),
+    modifiers(&BearerScheme),
+    tags((name = "auth", description = "Login and sessions"), (name = "operations", description = "Health and keys"))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,248 @@
+//! `Application`: builds the runtime from the configuration and serves it.
+//! The same type is what the binary runs and what tests spawn on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use secrecy::ExposeSecret;
+use uap_adapters_sql::{
+    ColumnPurpose, ConfigValue, HostTableConfig, InternalDb, OptionalColumn, RoleTableConfig, SqlUserDirectory,
+};
+use uap_domain::AuditRecorder;
+use uap_domain::auth::{AuthService, AuthSettings};
+use uap_domain::config::{SessionStoreKind, Settings};
+use uap_domain::memory::MemorySessionStore;
+use uap_domain::password;
+use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
+use uap_ports::{AuditSink, Clock, SessionStore, StoreError, SystemClock};
+
+use crate::audit_queue::{self, AuditWriter};
+use crate::client_ip::ClientIpResolver;
+use crate::http;
+use crate::pool::HashPool;
+use crate::state::AppState;
+
+/// Audit events that may wait for the writer before producers wait too.
+const AUDIT_QUEUE_CAPACITY: usize = 10_000;
+/// How often expired session records are purged.
+const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Why the server could not start. Each names what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("internal database (database_url): {0}")]
+    InternalDb(#[source] StoreError),
+    #[error("host database (host_db_url): {0}")]
+    HostDirectory(#[source] StoreError),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+}
+
+/// A built, listening server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    audit: AuditWriter,
+    purge: tokio::task::JoinHandle<()>,
+}
+
+/// The host table as the SQL adapter needs it. Optional columns left at their
+/// default are used only when the table has them; changed ones must exist.
+fn host_table_config(settings: &Settings) -> HostTableConfig {
+    let defaults = Settings::default();
+    let optional = |key, purpose, name: &str, default: &str| {
+        if name == default {
+            OptionalColumn::if_present(key, purpose, name)
+        } else {
+            OptionalColumn::required(key, purpose, name)
+        }
+    };
+    let mut columns = vec![
+        optional("email_field", ColumnPurpose::Email, &settings.email_field, &defaults.email_field),
+        optional("phone_field", ColumnPurpose::Phone, &settings.phone_field, &defaults.phone_field),
+        optional("role_field", ColumnPurpose::Role, &settings.role_field, &defaults.role_field),
+    ];
+    if let Some(active) = settings.active_column() {
+        columns.push(optional("active_field", ColumnPurpose::Active, active, &defaults.active_field));
+    }
+    HostTableConfig {
+        table: ConfigValue::new("host_user_table", &settings.host_user_table),
+        id_field: ConfigValue::new("id_field", &settings.id_field),
+        password_field: ConfigValue::new("password_field", &settings.password_field),
+        identifier_fields: settings
+            .identifier_columns()
+            .into_iter()
+            .map(|(key, column)| ConfigValue::new(key, column))
+            .collect(),
+        optional: columns,
+        role_table: settings
+            .host_role_table
+            .as_ref()
+            .map(|table| RoleTableConfig::new(table, &settings.role_user_id_field, &settings.role_name_field)),
+        max_connections: 16,
+    }
+}
+
+/// Connects to the host database configured in `settings`.
+///
+/// # Errors
+/// [`StartupError::HostDirectory`] naming the table/column/URL at fault.
+pub async fn connect_host_directory(settings: &Settings) -> Result<SqlUserDirectory, StartupError> {
+    let url = settings.host_db_url.as_ref().ok_or_else(|| StartupError::Config("host_db_url: is required".into()))?;
+    SqlUserDirectory::connect(url.expose_secret(), host_table_config(settings))
+        .await
+        .map_err(StartupError::HostDirectory)
+}
+
+/// Connects to (and, when `migrate`, migrates) the internal database.
+///
+/// # Errors
+/// [`StartupError::InternalDb`].
+pub async fn connect_internal_db(settings: &Settings, migrate: bool) -> Result<InternalDb, StartupError> {
+    let db = InternalDb::connect(settings.database_url.expose_secret(), &settings.service_name)
+        .await
+        .map_err(StartupError::InternalDb)?;
+    if migrate {
+        db.migrate().await.map_err(StartupError::InternalDb)?;
+    }
+    Ok(db)
+}
+
+fn token_service(settings: &Settings) -> Result<TokenService, StartupError> {
+    let key: Vec<u8> = if settings.jwt_algorithm.is_symmetric() {
+        settings
+            .jwt_secret_key
+            .as_ref()
+            .map(|k| k.expose_secret().as_bytes().to_vec())
+            .ok_or_else(|| StartupError::Config("jwt_secret_key: is required".into()))?
+    } else {
+        let path = settings
+            .jwt_private_key_file
+            .as_ref()
+            .ok_or_else(|| StartupError::Config("jwt_private_key_file: is required".into()))?;
+        std::fs::read(path)
+            .map_err(|e| StartupError::Config(format!("jwt_private_key_file: cannot read {path}: {e}")))?
+    };
+    TokenService::new(settings.jwt_algorithm, &key, settings.issuer().to_owned(), settings.jwt_audience.clone())
+        .map_err(|e| StartupError::Config(e.to_string()))
+}
+
+impl Application {
+    /// Connects every dependency, migrates, and binds the listener.
+    ///
+    /// # Errors
+    /// [`StartupError`] naming the key, table, column or address at fault.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let tokens = token_service(&settings)?;
+        let internal_db = Arc::new(connect_internal_db(&settings, settings.auto_migrate).await?);
+        let directory = Arc::new(connect_host_directory(&settings).await?);
+
+        let store: Arc<dyn SessionStore> = match settings.session_store {
+            SessionStoreKind::Memory => Arc::new(MemorySessionStore::new()),
+            SessionStoreKind::Auto | SessionStoreKind::Database => Arc::new(internal_db.session_store()),
+            SessionStoreKind::Redis => {
+                return Err(StartupError::Config("session_store: redis is not available in this build".into()));
+            }
+        };
+        let durable: Arc<dyn AuditSink> = Arc::new(internal_db.audit_sink());
+        let (queue, audit) = audit_queue::start(durable, AUDIT_QUEUE_CAPACITY);
+        let recorder = AuditRecorder::new(Arc::new(queue), Arc::clone(&clock));
+
+        let policy = settings.password_policy();
+        let dummy = tokio::task::spawn_blocking(move || password::dummy_hash(&policy))
+            .await
+            .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))?
+            .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))?;
+
+        let sessions = SessionManager::new(
+            Arc::clone(&store),
+            tokens,
+            SessionPolicy::from_settings(&settings),
+            Arc::clone(&clock),
+            recorder.clone(),
+        );
+        let auth = AuthService::new(
+            directory,
+            sessions,
+            Arc::new(HashPool::per_core()),
+            AuthSettings::from_settings(&settings),
+            dummy,
+            recorder,
+        );
+        let state = web::Data::new(AppState {
+            auth,
+            internal_db,
+            client_ip: ClientIpResolver::new(settings.trusted_proxies.clone()),
+            clock: Arc::clone(&clock),
+        });
+
+        let address = format!("{}:{}", settings.bind, settings.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        let port =
+            listener.local_addr().map_err(|source| StartupError::Bind { address: address.clone(), source })?.port();
+        let max_body = settings.max_body_bytes;
+        let origins = settings.cors_allowed_origins.clone();
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(http::cors(&origins))
+                .wrap(from_fn(http::add_headers))
+                .configure(http::configure(max_body))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { address, source })?
+        .shutdown_timeout(10)
+        .run();
+
+        let purge = tokio::spawn(purge_loop(Arc::clone(&store), clock));
+        tracing::info!(port, session_store = ?settings.session_store, "UAP listening");
+        Ok(Self { port, server, audit, purge })
+    }
+
+    /// The bound port (useful with `port = 0`).
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server (tests; signals are handled already).
+    #[must_use]
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM or [`ServerHandle::stop`], then drains the
+    /// audit queue so no event is lost.
+    ///
+    /// # Errors
+    /// An I/O error of the HTTP server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        self.purge.abort();
+        let written = self.audit.shutdown().await;
+        tracing::info!(audit_events_written = written, "UAP stopped");
+        served
+    }
+}
+
+async fn purge_loop(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(PURGE_INTERVAL);
+    loop {
+        tick.tick().await;
+        match store.purge_expired(clock.now()).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "expired sessions purged"),
+            Err(err) => tracing::warn!(error = %err, "session purge failed"),
+        }
+    }
+}

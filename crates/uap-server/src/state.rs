@@ -1,0 +1,17 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use uap_adapters_sql::InternalDb;
+use uap_domain::auth::AuthService;
+use uap_ports::Clock;
+
+use crate::client_ip::ClientIpResolver;
+
+/// The runtime built from the configuration.
+pub struct AppState {
+    pub auth: AuthService,
+    pub internal_db: Arc<InternalDb>,
+    pub client_ip: ClientIpResolver,
+    pub clock: Arc<dyn Clock>,
+}
