@@ -1,1 +1,180 @@
-fn main() {}
+//! `uap`: argument parsing and calls into the server and adapters. No logic of
+//! its own beyond presenting results.
+
+mod check;
+mod demo;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use uap_domain::password::{self, PreferredAlgorithm};
+use uap_server::settings::{self, SettingsError};
+use uap_server::{Application, StartupError};
+
+use crate::output::Out;
+
+/// UAP — zero-migration authentication against your application's own users.
+#[derive(Parser)]
+#[command(name = "uap", version, about, propagate_version = true)]
+struct Cli {
+    /// Print error details.
+    #[arg(long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Try UAP in one command: a SQLite host database with demo users in many
+    /// legacy hash formats, served on 127.0.0.1.
+    Demo {
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        #[arg(long, default_value = "uap-demo")]
+        dir: PathBuf,
+    },
+    /// Run the server.
+    Serve {
+        /// Configuration file (default: ./uap.toml when present).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Create or upgrade UAP's internal database. Idempotent.
+    Migrate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check the host data source against the configuration and print a
+    /// census of the stored password hash formats.
+    Check {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// How many stored hashes to sample at most.
+        #[arg(long, default_value_t = 100_000)]
+        sample: u64,
+    },
+    /// Read a password from stdin and print its hash.
+    Hash {
+        /// argon2id | bcrypt | scrypt | pbkdf2_sha256 (default: the configured one).
+        #[arg(long)]
+        algorithm: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// A failure with its exit code: 2 for configuration or usage, 1 for runtime.
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
+    detail: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self { code: 2, message: message.into(), detail: None }
+    }
+
+    pub(crate) fn runtime(message: impl Into<String>) -> Self {
+        Self { code: 1, message: message.into(), detail: None }
+    }
+}
+
+impl From<SettingsError> for Failure {
+    fn from(err: SettingsError) -> Self {
+        Self::config(err.to_string())
+    }
+}
+
+impl From<StartupError> for Failure {
+    fn from(err: StartupError) -> Self {
+        let code = match &err {
+            StartupError::Config(_) => 2,
+            StartupError::HostDirectory(uap_ports::StoreError::Misconfigured(_))
+            | StartupError::InternalDb(uap_ports::StoreError::Misconfigured(_)) => 2,
+            _ => 1,
+        };
+        Self { code, message: err.to_string(), detail: Some(format!("{err:?}")) }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbose = cli.verbose;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            if let (true, Some(detail)) = (verbose, failure.detail) {
+                eprintln!("detail: {detail}");
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match cli.command {
+        Command::Demo { port, dir } => demo::run(port, &dir).await,
+        Command::Serve { config } => {
+            let settings = settings::load(config.as_deref())?;
+            uap_server::telemetry::init(settings.log_format, settings.debug);
+            serve(settings).await
+        }
+        Command::Migrate { config } => {
+            let settings = settings::load(config.as_deref())?;
+            uap_server::connect_internal_db(&settings, true).await?;
+            Out::line("internal database is up to date");
+            Ok(())
+        }
+        Command::Check { config, sample } => {
+            let settings = settings::load(config.as_deref())?;
+            check::run(&settings, sample).await
+        }
+        Command::Hash { algorithm, config } => hash(algorithm.as_deref(), config.as_deref()),
+    }
+}
+
+pub(crate) async fn serve(settings: uap_domain::config::Settings) -> Result<(), Failure> {
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await.map_err(|e| Failure::runtime(format!("server error: {e}")))
+}
+
+fn hash(algorithm: Option<&str>, config: Option<&std::path::Path>) -> Result<(), Failure> {
+    // The configuration is optional here: `uap hash` works without a host DB.
+    let policy = match settings::load(config) {
+        Ok(settings) => settings.password_policy(),
+        Err(_) if config.is_none() => uap_domain::config::Settings::default().password_policy(),
+        Err(err) => return Err(err.into()),
+    };
+    let algorithm = match algorithm {
+        None => policy.preferred,
+        Some(name) => serde_json::from_value::<PreferredAlgorithm>(serde_json::Value::from(name)).map_err(|_| {
+            Failure::config(format!(
+                "--algorithm: unknown algorithm {name:?} (argon2id, bcrypt, scrypt, pbkdf2_sha256)"
+            ))
+        })?,
+    };
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Failure::runtime(format!("cannot read the password from stdin: {e}")))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(Failure::config("no password on stdin"));
+    }
+    let hashed = password::hash_with(&policy, algorithm, password).map_err(|e| Failure::config(e.to_string()))?;
+    Out::line(&hashed);
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `uap` binary: the real process, real HTTP, real
+//! host databases.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
+
+mod check;
+mod demo;
+mod serve;
+mod support;

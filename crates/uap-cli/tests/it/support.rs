@@ -1,0 +1,113 @@
+//! Running the `uap` binary.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub fn uap() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_uap"));
+    // Keep the tests' own UAP_* variables (service URLs) out of the config.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("UAP_") && !key.starts_with("UAP_TEST_") && key != "UAP_REQUIRE_INTEGRATION" {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().expect("uap runs")
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("uap-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `uap` process; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub stdout: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `command` and waits until `/health/live` answers.
+    pub async fn start(mut command: Command, port: u16) -> Server {
+        let mut child =
+            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("uap starts");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let server = Server { child, port, stdout: rx };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let live = client.get(server.url("/health/live")).send().await;
+            if live.is_ok_and(|r| r.status() == 200) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "uap did not become live on port {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Lines printed so far.
+    pub fn printed(&self) -> Vec<String> {
+        self.stdout.try_iter().collect()
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "uap did not stop on SIGTERM");
+            std::thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
