@@ -73,7 +73,10 @@ pub fn check_dependency_direction() -> Result<()> {
         let tree = String::from_utf8_lossy(&output.stdout);
         let offenders = forbidden(&tree);
         if !offenders.is_empty() {
-            bail!("{package} depends on {} (the core must stay free of I/O crates; see ARCHITECTURE.md)", offenders.join(", "));
+            bail!(
+                "{package} depends on {} (the core must stay free of I/O crates; see ARCHITECTURE.md)",
+                offenders.join(", ")
+            );
         }
         eprintln!("{package}: clean");
     }
