@@ -23,7 +23,7 @@ pub(crate) async fn run(settings: &Settings, sample: u64) -> Result<(), Failure>
     })?;
     let table = directory.describe().await;
     let rows = table.row_count.map_or_else(|| "? rows".to_owned(), |n| format!("{n} rows"));
-    Out::line(&format!("host table {} ({:?}): {rows}", table.table, table.backend));
+    Out::line(&format!("host table {} ({}): {rows}", table.table, table.backend.as_str()));
     let used: Vec<String> = table.used.iter().map(|u| format!("{} = {}", u.key, u.column)).collect();
     Out::line(&format!("  columns used: {}", used.join(", ")));
     for skipped in &table.skipped {
@@ -54,29 +54,44 @@ pub(crate) async fn run(settings: &Settings, sample: u64) -> Result<(), Failure>
     bar.finish_and_clear();
 
     let policy = settings.password_policy();
-    let mut census: BTreeMap<String, (u64, bool)> = BTreeMap::new();
+    let mut census: BTreeMap<String, (u64, Weakness)> = BTreeMap::new();
     for stored in &hashes {
-        let (label, weak) = match password::identify(stored, &policy) {
-            Some(format) => (format.label(), format.is_weak(&policy)),
-            None => ("unknown format (login denied)".to_owned(), false),
+        let (label, weakness) = match password::identify(stored, &policy) {
+            Some(format) if format.is_weak(&policy) && password::rewritable(&policy, stored) => {
+                (format.label(), Weakness::Upgradable)
+            }
+            Some(format) if format.is_weak(&policy) => (format.label(), Weakness::NeedsReset),
+            Some(format) => (format.label(), Weakness::Strong),
+            None => ("unknown format (login denied)".to_owned(), Weakness::Strong),
         };
-        let entry = census.entry(label).or_insert((0, weak));
-        entry.0 += 1;
+        census.entry(label).or_insert((0, weakness)).0 += 1;
     }
     let total = hashes.len() as u64;
     Out::line(&format!("{total} password hashes sampled"));
-    let mut rows: Vec<(String, (u64, bool))> = census.into_iter().collect();
+    let mut rows: Vec<(String, (u64, Weakness))> = census.into_iter().collect();
     rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
-    let note = match settings.hash_upgrade {
-        HashUpgrade::WriteBack => "weak: will be upgraded on login",
-        HashUpgrade::Report => "weak: upgrade recommended (hash_upgrade = \"write_back\")",
-        HashUpgrade::Off => "weak",
+    let upgradable = match settings.hash_upgrade {
+        HashUpgrade::WriteBack => "  (weak: will be upgraded on login)",
+        HashUpgrade::Report => "  (weak: set hash_upgrade = \"write_back\" to upgrade on login)",
+        HashUpgrade::Off => "  (weak)",
     };
-    for (label, (count, weak)) in rows {
+    for (label, (count, weakness)) in rows {
         #[expect(clippy::cast_precision_loss, reason = "a percentage for display")]
         let percent = count as f64 * 100.0 / total.max(1) as f64;
-        let suffix = if weak { format!("  ({note})") } else { String::new() };
+        let suffix = match weakness {
+            Weakness::Strong => "",
+            Weakness::Upgradable => upgradable,
+            Weakness::NeedsReset => "  (weak: nothing stronger verifies in the host; a password reset upgrades it)",
+        };
         Out::line(&format!("  {label:<44} {percent:>5.1}% {count:>9}{suffix}"));
     }
     Ok(())
+}
+
+/// How a stored format stands under the configured policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Weakness {
+    Strong,
+    Upgradable,
+    NeedsReset,
 }

@@ -214,6 +214,17 @@ pub fn needs_upgrade(policy: &PasswordPolicy, stored: &str) -> bool {
     identify(stored, policy).is_some_and(|format| format.is_weak(policy) && !upgrade::skipped(policy, &format.kind))
 }
 
+/// Whether `hash_upgrade = "write_back"` would rewrite a row in this format
+/// on its next login (weak, writable target, family not skipped). `false`
+/// for weak formats with nothing UAP could write (Drupal 7, crypt(3), LDAP,
+/// bare digests in host mode): those need a password reset instead.
+#[must_use]
+pub fn rewritable(policy: &PasswordPolicy, stored: &str) -> bool {
+    identify(stored, policy).is_some_and(|format| {
+        !upgrade::skipped(policy, &format.kind) && matches!(upgrade::decide(policy, &format.kind), Decision::Rewrite(_))
+    })
+}
+
 /// The value to write back for a row that just verified with `password`:
 /// the host-mode target of its family, or the preferred scheme in `phc`
 /// mode (see `upgrade.rs`). `None` when the row is at its target, has no

@@ -7,6 +7,9 @@ use crate::support::{Backend, Host, HostUser, TestApp, settings};
 /// bcrypt `$2y$` (PHP), cost 4: produced by PHP 8 `password_hash`.
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
 
+/// Django 5.2 `make_password("password")`, PBKDF2 with 1000 iterations.
+const DJANGO: &str = "pbkdf2_sha256$1000$socjXmeaGmaEZMRl7Rs13n$/DrG9Ug9ivbPMTfoAUQJLR44RpQa9xzkrVJDiBXunT0=";
+
 async fn host_with_users(backend: Backend) -> Option<Host> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let host = Host::new(backend).await?;
@@ -143,5 +146,89 @@ async fn reused_refresh_token_after_grace_ends_the_chain() {
     assert_eq!(body["success"], false);
     // Theft detection ended the legitimate successor too.
     assert_eq!(app.validate(&current).await.0, 401);
+    app.stop().await;
+}
+
+/// `hash_upgrade = "write_back"`: weak rows are rewritten in the host table
+/// (compare-and-set) in a form the host framework verifies, once.
+async fn write_back(backend: Backend) {
+    use uap_adapters_sql::{HostTableConfig, SqlUserDirectory};
+    use uap_domain::password::HashUpgrade;
+    use uap_ports::{UserDirectory, UserQuery};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(host) = Host::new(backend).await else { return };
+    // bcrypt cost 4 (below bcrypt_cost = 5) and Django pbkdf2_sha256 (Django 5.2, 1000 iterations).
+    host.insert(HostUser { username: "bob", password_hash: BOB, role: "user", active: true }).await;
+    host.insert(HostUser { username: "carol", password_hash: DJANGO, role: "user", active: true }).await;
+    let app = TestApp::spawn(uap_domain::config::Settings {
+        hash_upgrade: HashUpgrade::WriteBack,
+        bcrypt_cost: 5,
+        ..settings(&host.url())
+    })
+    .await;
+    let directory =
+        SqlUserDirectory::connect(&host.url(), HostTableConfig::new("users", "id", "password", &["username"]))
+            .await
+            .unwrap();
+    let stored = |username: &'static str| {
+        let directory = &directory;
+        async move {
+            let query = UserQuery { value: username.into(), fields: vec!["username".into()], case_insensitive: false };
+            directory.find_user(&query).await.unwrap().unwrap().password_hash.unwrap()
+        }
+    };
+    assert_eq!(app.login("bob", "bob-password").await.0, 200);
+    assert_eq!(app.login("carol", "password").await.0, 200);
+    let bob = stored("bob").await;
+    let carol = stored("carol").await;
+    assert!(bob.starts_with("$2y$05$"), "{backend:?}: {bob}");
+    assert!(carol.starts_with("argon2$argon2id$v=19$m=64,t=1,p=1$"), "{backend:?}: {carol}");
+    // The upgraded rows log in, and are not rewritten again.
+    assert_eq!(app.login("bob", "bob-password").await.0, 200);
+    assert_eq!(app.login("carol", "password").await.0, 200);
+    assert_eq!(stored("bob").await, bob);
+    assert_eq!(stored("carol").await, carol);
+    assert_eq!(app.login("carol", "wrong").await.0, 401);
+    app.stop().await;
+    host.db.cleanup().await;
+}
+
+#[tokio::test]
+async fn write_back_sqlite() {
+    write_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn write_back_postgres() {
+    write_back(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn write_back_mysql() {
+    write_back(Backend::Mysql).await;
+}
+
+#[tokio::test]
+async fn cors_answers_only_configured_origins() {
+    let Some(host) = host_with_users(Backend::Sqlite).await else { return };
+    let app = TestApp::spawn(uap_domain::config::Settings {
+        cors_allowed_origins: vec!["https://app.example".into()],
+        ..settings(&host.url())
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/auth/authenticate"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+    };
+    let allowed = preflight("https://app.example").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://app.example");
+    let denied = preflight("https://evil.example").await.unwrap();
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
     app.stop().await;
 }
