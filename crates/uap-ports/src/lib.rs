@@ -6,17 +6,27 @@
 //! adapters implement these traits, `uap-domain` consumes them.
 
 mod audit;
+mod captcha;
 mod clock;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 mod directory;
 mod error;
+mod mfa;
+mod middleware_log;
 mod pool;
+mod rate_limit;
 mod session;
+mod webhook;
 
 pub use audit::{AuditEvent, AuditEventType, AuditSink};
+pub use captcha::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 pub use clock::{Clock, SystemClock};
 pub use directory::{HostUser, PasswordUpdate, UserDirectory, UserQuery};
 pub use error::{BoxError, StoreError};
 pub use pool::{BlockingPool, PoolError};
+pub use mfa::{MfaFactor, MfaFactorStore};
+pub use middleware_log::{MiddlewareLogSink, MiddlewareRun};
+pub use rate_limit::{Admission, RateLimitKey, RateLimitRule, RateLimitStore};
 pub use session::{RotateOutcome, SessionRecord, SessionState, SessionStore};
+pub use webhook::{WebhookAction, WebhookCall, WebhookClient, WebhookError};

@@ -1,13 +1,11 @@
-//! In-memory adapters: the `session_store = "memory"` store (one process, lost
-//! on restart) and the fakes used by unit tests. Locks are never held across an
-//! await.
+//! The `session_store = "memory"` store: one process, lost on restart.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use uap_ports::{Clock, RotateOutcome, SessionRecord, SessionState, SessionStore, StoreError};
+use uap_ports::{RotateOutcome, SessionRecord, SessionState, SessionStore, StoreError};
 
 #[derive(Default)]
 struct Sessions {
@@ -167,34 +165,5 @@ impl SessionStore for MemorySessionStore {
 
     async fn health(&self) -> Result<(), StoreError> {
         Ok(())
-    }
-}
-
-/// A clock that only moves when told to (tests).
-#[derive(Debug)]
-pub struct ManualClock {
-    now: Mutex<OffsetDateTime>,
-}
-
-impl ManualClock {
-    /// A clock stopped at `now`.
-    #[must_use]
-    pub fn new(now: OffsetDateTime) -> Self {
-        Self { now: Mutex::new(now) }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, OffsetDateTime> {
-        self.now.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, by: time::Duration) {
-        *self.lock() += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> OffsetDateTime {
-        *self.lock()
     }
 }

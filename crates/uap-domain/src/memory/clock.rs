@@ -1,0 +1,35 @@
+//! A clock for tests.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use time::OffsetDateTime;
+use uap_ports::Clock;
+
+/// A clock that only moves when told to (tests).
+#[derive(Debug)]
+pub struct ManualClock {
+    now: Mutex<OffsetDateTime>,
+}
+
+impl ManualClock {
+    /// A clock stopped at `now`.
+    #[must_use]
+    pub fn new(now: OffsetDateTime) -> Self {
+        Self { now: Mutex::new(now) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, OffsetDateTime> {
+        self.now.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: time::Duration) {
+        *self.lock() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.lock()
+    }
+}

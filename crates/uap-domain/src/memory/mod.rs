@@ -1,0 +1,9 @@
+//! In-memory adapters: the `session_store = "memory"` stores (one process,
+//! lost on restart) and the fakes used by tests. Locks are never held across
+//! an await.
+
+mod clock;
+mod sessions;
+
+pub use clock::ManualClock;
+pub use sessions::MemorySessionStore;
