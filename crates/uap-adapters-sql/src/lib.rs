@@ -31,4 +31,6 @@ pub use directory::{
     ColumnDescription, ColumnPurpose, ConfigValue, HostTableConfig, OptionalColumn, RoleTableConfig, SkippedColumn,
     SqlUserDirectory, TableDescription, UsedColumn,
 };
-pub use internal::{InternalDb, SqlAuditSink, SqlSessionStore};
+pub use internal::{
+    InternalDb, SqlAuditSink, SqlMfaFactorStore, SqlMiddlewareLogSink, SqlRateLimitStore, SqlSessionStore,
+};

@@ -62,7 +62,13 @@ pub trait MfaFactorStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// As [`MfaFactorStore::get`].
-    async fn confirm(&self, user_id: &str, factor_type: &str, step: i64, now: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn confirm(
+        &self,
+        user_id: &str,
+        factor_type: &str,
+        step: i64,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// Records `step` as used, atomically and only if it is greater than the
     /// last used step (a code is accepted once). Returns whether it was
@@ -70,7 +76,13 @@ pub trait MfaFactorStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// As [`MfaFactorStore::get`].
-    async fn use_step(&self, user_id: &str, factor_type: &str, step: i64, now: OffsetDateTime) -> Result<bool, StoreError>;
+    async fn use_step(
+        &self,
+        user_id: &str,
+        factor_type: &str,
+        step: i64,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// Removes the factor; returns whether one existed.
     ///

@@ -16,7 +16,7 @@ pub struct MiddlewareRun {
     pub middleware_name: String,
     /// Its position in `middleware_stack`.
     pub execution_order: u32,
-    /// `pre_authenticate`, `post_authenticate` or `on_failure` (in `input_data`).
+    /// `pre_authenticate`, `post_authenticate` or `on_failure` (column `phase`).
     pub phase: &'static str,
     /// How long it ran.
     pub execution_time_ms: u32,

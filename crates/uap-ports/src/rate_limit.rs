@@ -9,8 +9,8 @@ use crate::StoreError;
 pub struct RateLimitKey {
     /// The kind of key, stored as `identifier_type`.
     pub kind: String,
-    /// The key itself, stored as `identifier` (at most 255 bytes: longer
-    /// values are hashed by the caller).
+    /// The key itself, stored as `identifier` (stores that cannot hold it as
+    /// is — over 255 bytes, NUL, trailing space — store its SHA-256 instead).
     pub value: String,
 }
 
@@ -56,13 +56,22 @@ pub trait RateLimitStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Backend`] (callers fail closed).
-    async fn attempt(&self, key: &RateLimitKey, rule: RateLimitRule, now: OffsetDateTime) -> Result<Admission, StoreError>;
+    async fn attempt(
+        &self,
+        key: &RateLimitKey,
+        rule: RateLimitRule,
+        now: OffsetDateTime,
+    ) -> Result<Admission, StoreError>;
 
     /// Whether `key` is blocked at `now`, without counting an attempt.
     ///
     /// # Errors
     /// As [`RateLimitStore::attempt`].
-    async fn blocked_until(&self, key: &RateLimitKey, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, StoreError>;
+    async fn blocked_until(
+        &self,
+        key: &RateLimitKey,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StoreError>;
 
     /// The number of attempts in the current window of `key` (0 when none or
     /// when the window has passed).

@@ -1,7 +1,10 @@
 //! The internal database schema: the design document's five tables (with its
 //! indexes), the session columns of [`uap_ports::SessionRecord`], and the MFA
-//! factor table. Applied by sea-orm-migration, recorded in `uap_migrations`
-//! (not `seaql_migrations`, which a host application on sea-orm may own).
+//! factor table; then (second migration) one MFA factor per user and type, and
+//! the phase of a middleware run. Applied by sea-orm-migration, recorded in
+//! `uap_migrations` (not `seaql_migrations`, which a host application on
+//! sea-orm may own). A released migration is never edited: changes are new
+//! migrations.
 //!
 //! Portable types, chosen to round-trip exactly on all three engines:
 //!
@@ -31,7 +34,7 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables)]
+        vec![Box::new(CreateTables), Box::new(SecurityPipeline)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -63,6 +66,46 @@ impl MigrationTrait for CreateTables {
             for statement in table.render(backend) {
                 manager.get_connection().execute_unprepared(&statement).await?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// `m20250601_000002_security_pipeline`: one MFA factor per (organization,
+/// user, type) — the unique index `uap_mfa_factors_user_type` that
+/// `put_pending` upserts on — and the `phase` column of
+/// `uap_middleware_logs`. Each step checks the catalog first, so a run
+/// interrupted on an engine without transactional DDL can simply be repeated.
+struct SecurityPipeline;
+
+impl MigrationName for SecurityPipeline {
+    fn name(&self) -> &str {
+        "m20250601_000002_security_pipeline"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SecurityPipeline {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let conn = manager.get_connection();
+        let mysql = manager.get_database_backend() == sea_orm::DbBackend::MySql;
+        if !manager.has_index("uap_mfa_factors", "uap_mfa_factors_user_type").await? {
+            let statement = if mysql {
+                "ALTER TABLE `uap_mfa_factors` ADD UNIQUE KEY `uap_mfa_factors_user_type` \
+                 (`organization_id`, `user_id`, `factor_type`)"
+            } else {
+                "CREATE UNIQUE INDEX IF NOT EXISTS \"uap_mfa_factors_user_type\" ON \"uap_mfa_factors\" \
+                 (\"organization_id\", \"user_id\", \"factor_type\")"
+            };
+            conn.execute_unprepared(statement).await?;
+        }
+        if !manager.has_column("uap_middleware_logs", "phase").await? {
+            let statement = if mysql {
+                "ALTER TABLE `uap_middleware_logs` ADD COLUMN `phase` VARCHAR(32) NULL"
+            } else {
+                "ALTER TABLE \"uap_middleware_logs\" ADD COLUMN \"phase\" VARCHAR(32)"
+            };
+            conn.execute_unprepared(statement).await?;
         }
         Ok(())
     }

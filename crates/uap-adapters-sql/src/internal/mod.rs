@@ -1,14 +1,18 @@
-//! UAP's own database (PostgreSQL, MySQL/MariaDB or SQLite): migrations and
-//! the SQL session store and audit sink. Every row carries the organization id
-//! the handle was opened with, and every statement is scoped by it.
+//! UAP's own database (PostgreSQL, MySQL/MariaDB or SQLite): migrations, the
+//! SQL session store, audit sink, rate-limit counters, MFA factors and
+//! middleware log. Every row carries the organization id the handle was opened
+//! with, and every statement is scoped by it.
 
 mod audit;
+mod mfa;
+mod middleware_logs;
 mod migrations;
+mod rate_limits;
 mod sessions;
 
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, RuntimeErr, SqlErr, Statement, Value};
 use sea_orm_migration::MigratorTrait;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -16,6 +20,9 @@ use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use uap_ports::StoreError;
 
 pub use audit::SqlAuditSink;
+pub use mfa::SqlMfaFactorStore;
+pub use middleware_logs::SqlMiddlewareLogSink;
+pub use rate_limits::SqlRateLimitStore;
 pub use sessions::SqlSessionStore;
 
 use crate::SqlBackend;
@@ -96,6 +103,24 @@ impl InternalDb {
     pub fn audit_sink(&self) -> SqlAuditSink {
         SqlAuditSink::new(Arc::clone(&self.inner))
     }
+
+    /// The rate-limit counters on this database (atomic across processes).
+    #[must_use]
+    pub fn rate_limit_store(&self) -> SqlRateLimitStore {
+        SqlRateLimitStore::new(Arc::clone(&self.inner))
+    }
+
+    /// The MFA factor store on this database.
+    #[must_use]
+    pub fn mfa_store(&self) -> SqlMfaFactorStore {
+        SqlMfaFactorStore::new(Arc::clone(&self.inner))
+    }
+
+    /// The middleware log sink on this database.
+    #[must_use]
+    pub fn middleware_log_sink(&self) -> SqlMiddlewareLogSink {
+        SqlMiddlewareLogSink::new(Arc::clone(&self.inner))
+    }
 }
 
 pub(crate) async fn health(inner: &Inner) -> Result<(), StoreError> {
@@ -106,6 +131,63 @@ pub(crate) async fn health(inner: &Inner) -> Result<(), StoreError> {
 /// Maps a driver error of the internal database.
 pub(crate) fn db_err(err: DbErr) -> StoreError {
     map_err(INTERNAL, err)
+}
+
+/// Whether `err` means another writer got there first and the step can simply
+/// run again: a unique-key violation (a concurrent insert won), or a deadlock
+/// or serialization failure whose transaction the engine rolled back
+/// (SQLSTATE 40001 — MySQL/MariaDB error 1213 — or PostgreSQL's 40P01).
+pub(crate) fn lost_race(err: &DbErr) -> bool {
+    if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        return true;
+    }
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err else {
+        return false;
+    };
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+/// Rounds of a step that keeps losing races before it gives up.
+const ROUNDS: usize = 8;
+
+/// Why one round of a step failed.
+pub(crate) enum RoundErr {
+    /// A driver error: the round runs again if it [lost a race](lost_race).
+    Db(DbErr),
+    /// Anything else: final.
+    Store(StoreError),
+}
+
+impl From<DbErr> for RoundErr {
+    fn from(err: DbErr) -> Self {
+        Self::Db(err)
+    }
+}
+
+impl From<StoreError> for RoundErr {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+/// Runs `round` until it succeeds, fails for good, or has lost `ROUNDS`
+/// races in a row (then a [`StoreError::Backend`] naming `what`). Each round
+/// must be a whole transaction or a single statement, so a lost one left
+/// nothing behind.
+pub(crate) async fn in_rounds<T, F, Fut>(what: &'static str, mut round: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RoundErr>>,
+{
+    for _ in 0..ROUNDS {
+        match round().await {
+            Ok(value) => return Ok(value),
+            Err(RoundErr::Db(e)) if lost_race(&e) => {}
+            Err(RoundErr::Db(e)) => return Err(db_err(e)),
+            Err(RoundErr::Store(e)) => return Err(e),
+        }
+    }
+    Err(StoreError::backend(format!("{what} kept losing races with concurrent writers")))
 }
 
 /// `t` in UTC, truncated to whole microseconds (what every engine keeps).

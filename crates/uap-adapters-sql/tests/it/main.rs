@@ -43,8 +43,45 @@ macro_rules! per_backend {
     )*};
 }
 
+/// As [`per_backend!`], on a multi-threaded runtime: for scenarios that race
+/// tasks against each other.
+macro_rules! per_backend_parallel {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use uap_adapters_sql::testing::TestDb;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                crate::support::init();
+                let db = TestDb::sqlite();
+                super::$scenario(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                crate::support::init();
+                let Some(db) = TestDb::postgres().await else { return };
+                super::$scenario(&db).await;
+                db.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mysql() {
+                crate::support::init();
+                let Some(db) = TestDb::mysql().await else { return };
+                super::$scenario(&db).await;
+                db.cleanup().await;
+            }
+        }
+    )*};
+}
+
 mod check;
 mod directory;
 mod directory_errors;
 mod internal;
+mod mfa;
+mod middleware_logs;
+mod rate_limits;
 mod support;

@@ -1,12 +1,27 @@
 //! Shared helpers of the integration tests.
 
 use uap_adapters_sql::testing::TestDb;
-use uap_adapters_sql::{ColumnPurpose, HostTableConfig, OptionalColumn, SqlBackend, SqlUserDirectory};
+use uap_adapters_sql::{ColumnPurpose, HostTableConfig, InternalDb, OptionalColumn, SqlBackend, SqlUserDirectory};
+use uap_ports::contract::rate_limit::Task;
 use uap_ports::{HostUser, StoreError, UserDirectory, UserQuery};
 
 /// Installs the rustls crypto provider once (ring and aws-lc may both be linked).
 pub fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The internal database of `db` for organization `org`, migrated.
+pub async fn migrated(db: &TestDb, org: &str) -> InternalDb {
+    let internal = InternalDb::connect(&db.url, org).await.expect("connect");
+    internal.migrate().await.expect("migrate");
+    internal
+}
+
+/// A spawner for the contract suites' concurrency checks: the task runs on
+/// the tokio runtime at once.
+pub fn spawned<T: Send + 'static>(task: Task<T>) -> Task<T> {
+    let handle = tokio::spawn(task);
+    Box::pin(async move { handle.await.expect("task panicked") })
 }
 
 /// `template` with engine-specific types: `{ts}` a timestamp without zone,

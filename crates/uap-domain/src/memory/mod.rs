@@ -3,7 +3,11 @@
 //! an await.
 
 mod clock;
+mod mfa;
+mod rate_limit;
 mod sessions;
 
 pub use clock::ManualClock;
+pub use mfa::MemoryMfaFactorStore;
+pub use rate_limit::MemoryRateLimitStore;
 pub use sessions::MemorySessionStore;

@@ -13,6 +13,9 @@
 #![allow(clippy::panic, clippy::expect_used, reason = "a contract suite: a broken expectation is a test failure")]
 
 pub mod audit_sink;
+pub mod mfa;
+pub mod middleware_log;
+pub mod rate_limit;
 pub mod session_store;
 
 use time::{Duration, OffsetDateTime};
