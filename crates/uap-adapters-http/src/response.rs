@@ -1,0 +1,71 @@
+//! What both adapters share: the client setup, reading a bounded answer and
+//! describing a transport failure without its URL.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use crate::error::BuildError;
+
+/// The largest answer read from a provider or a host.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// A client on rustls (ring provider) that never follows redirects.
+pub(crate) fn client(user_agent: &str) -> Result<reqwest::Client, BuildError> {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(user_agent)
+        .build()
+        .map_err(|err| BuildError::Client(Box::new(err.without_url())))
+}
+
+/// Why an answer could not be read.
+pub(crate) enum ReadError {
+    /// The transport failed while the body was read (e.g. the deadline passed).
+    Transport(String),
+    /// The body is larger than [`MAX_ANSWER_BYTES`].
+    TooLarge,
+}
+
+/// Reads the body of `response`, refusing more than [`MAX_ANSWER_BYTES`].
+pub(crate) async fn read_limited(mut response: reqwest::Response, timeout: Duration) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|len| len > MAX_ANSWER_BYTES as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|err| ReadError::Transport(describe(err, timeout)))? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// A log-friendly description of a reqwest failure, without the URL (which
+/// may carry a host's credentials in its query).
+pub(crate) fn describe(err: reqwest::Error, timeout: Duration) -> String {
+    if err.is_timeout() {
+        return format!("no answer within {} ms", timeout.as_millis());
+    }
+    let err = err.without_url();
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A short, printable excerpt of an unexpected answer, for the error message.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 120;
+    let text = String::from_utf8_lossy(body);
+    let mut cut: String = text.chars().take(MAX).filter(|c| !c.is_control()).collect();
+    if text.chars().count() > MAX {
+        cut.push('…');
+    }
+    cut
+}
