@@ -187,7 +187,20 @@ fn write_config(path: &Path, dir: &Path, port: u16) -> Result<(), Failure> {
          host_user_table = \"users\"\n\
          database_url = \"{internal}\"\n\
          jwt_secret_key = \"{secret}\"\n\
-         hash_upgrade = \"report\"\n",
+         hash_upgrade = \"report\"\n\
+         \n\
+         # Brute-force protection (on by default; listed here to show it).\n\
+         [[middleware_stack]]\n\
+         name = \"rate_limit\"\n\
+         enabled = true\n\
+         max_attempts = 5\n\
+         \n\
+         # Uncomment for TOTP MFA (needs encryption_key above the first [[...]]):\n\
+         # encryption_key = \"<64 hex characters>\"\n\
+         # [[middleware_stack]]\n\
+         # name = \"mfa\"\n\
+         # enabled = true\n\
+         # required_roles = [\"admin\"]\n",
         host = sqlite_url(&dir.join("host.db")),
         internal = sqlite_url(&dir.join("uap.db")),
         secret = random_secret(),

@@ -8,7 +8,9 @@
 pub mod auth;
 pub mod config;
 pub mod memory;
+pub mod mfa;
 pub mod password;
+pub mod pipeline;
 pub mod session;
 pub mod user_data;
 

@@ -1,7 +1,8 @@
-//! The audit pipeline: producers put events on a bounded queue (waiting when it
-//! is full — backpressure, never a drop); one writer takes them in batches and
-//! writes each batch durably, retrying with backoff while the database is down;
-//! shutdown closes the queue and drains it.
+//! Durable write queues (audit events, middleware runs): producers put records
+//! on a bounded queue (waiting when it is full — backpressure, never a drop);
+//! one writer takes them in batches and writes each batch durably, retrying
+//! with backoff while the database is down; shutdown closes the queue and
+//! drains it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,36 +10,72 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use uap_ports::{AuditEvent, AuditSink, StoreError};
+use uap_ports::{AuditEvent, AuditSink, MiddlewareLogSink, MiddlewareRun, StoreError};
 
-/// The most events written in one batch.
+/// The most records written in one batch.
 const BATCH: usize = 256;
 
-/// The producer side: an [`AuditSink`] that enqueues.
-#[derive(Debug, Clone)]
-pub struct AuditQueue {
-    tx: mpsc::Sender<AuditEvent>,
+/// A durable destination for batches of `T`.
+#[async_trait]
+pub trait BatchSink<T>: Send + Sync + 'static {
+    /// Writes a batch, all or nothing.
+    ///
+    /// # Errors
+    /// Any store failure; the writer retries.
+    async fn write(&self, batch: &[T]) -> Result<(), StoreError>;
 }
 
-/// The writer task; [`AuditWriter::shutdown`] drains and stops it.
+/// Audit events to an [`AuditSink`].
+pub struct Audit(pub Arc<dyn AuditSink>);
+
+#[async_trait]
+impl BatchSink<AuditEvent> for Audit {
+    async fn write(&self, batch: &[AuditEvent]) -> Result<(), StoreError> {
+        self.0.write_batch(batch).await
+    }
+}
+
+/// Middleware runs to a [`MiddlewareLogSink`].
+pub struct Runs(pub Arc<dyn MiddlewareLogSink>);
+
+#[async_trait]
+impl BatchSink<MiddlewareRun> for Runs {
+    async fn write(&self, batch: &[MiddlewareRun]) -> Result<(), StoreError> {
+        self.0.write_runs(batch).await
+    }
+}
+
+/// The producer side.
 #[derive(Debug)]
-pub struct AuditWriter {
+pub struct BatchQueue<T> {
+    tx: mpsc::Sender<T>,
+}
+
+impl<T> Clone for BatchQueue<T> {
+    fn clone(&self) -> Self {
+        Self { tx: self.tx.clone() }
+    }
+}
+
+/// The writer task; [`Writer::shutdown`] drains and stops it.
+#[derive(Debug)]
+pub struct Writer {
     stop: oneshot::Sender<()>,
     task: JoinHandle<u64>,
 }
 
-/// Starts the writer over `sink` with room for `capacity` queued events.
+/// Starts the writer over `sink` with room for `capacity` queued records.
 #[must_use]
-pub fn start(sink: Arc<dyn AuditSink>, capacity: usize) -> (AuditQueue, AuditWriter) {
+pub fn start<T: Send + Sync + 'static>(sink: Arc<dyn BatchSink<T>>, capacity: usize) -> (BatchQueue<T>, Writer) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(write_loop(sink, rx, stopped));
-    (AuditQueue { tx }, AuditWriter { stop, task })
+    (BatchQueue { tx }, Writer { stop, task })
 }
 
-async fn write_loop(
-    sink: Arc<dyn AuditSink>,
-    mut rx: mpsc::Receiver<AuditEvent>,
+async fn write_loop<T: Send + Sync + 'static>(
+    sink: Arc<dyn BatchSink<T>>,
+    mut rx: mpsc::Receiver<T>,
     mut stopped: oneshot::Receiver<()>,
 ) -> u64 {
     let mut written = 0;
@@ -63,13 +100,13 @@ async fn write_loop(
 }
 
 /// Writes `batch` until it succeeds, then empties it.
-async fn write_durably(sink: &dyn AuditSink, batch: &mut Vec<AuditEvent>) -> u64 {
+async fn write_durably<T: Send + Sync + 'static>(sink: &dyn BatchSink<T>, batch: &mut Vec<T>) -> u64 {
     let mut delay = Duration::from_millis(50);
     loop {
-        match sink.write_batch(batch).await {
+        match sink.write(batch).await {
             Ok(()) => break,
             Err(err) => {
-                tracing::error!(error = %err, events = batch.len(), retry_in_ms = delay.as_millis() as u64, "audit write failed; retrying");
+                tracing::error!(error = %err, events = batch.len(), retry_in_ms = delay.as_millis() as u64, "durable write failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -80,25 +117,38 @@ async fn write_durably(sink: &dyn AuditSink, batch: &mut Vec<AuditEvent>) -> u64
     written
 }
 
-impl AuditWriter {
-    /// Stops accepting events, writes every queued one, and returns how many
-    /// events the writer wrote in its life.
+impl Writer {
+    /// Stops accepting records, writes every queued one, and returns how many
+    /// the writer wrote in its life.
     pub async fn shutdown(self) -> u64 {
         let _ = self.stop.send(());
         self.task.await.unwrap_or(0)
     }
 }
 
-#[async_trait]
-impl AuditSink for AuditQueue {
-    async fn write_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        for event in events {
+impl<T: Clone + Send + Sync + 'static> BatchQueue<T> {
+    async fn enqueue(&self, records: &[T]) -> Result<(), StoreError> {
+        for record in records {
             self.tx
-                .send(event.clone())
+                .send(record.clone())
                 .await
-                .map_err(|_| StoreError::Unavailable { what: "audit queue (shutting down)", source: None })?;
+                .map_err(|_| StoreError::Unavailable { what: "write queue (shutting down)", source: None })?;
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl AuditSink for BatchQueue<AuditEvent> {
+    async fn write_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        self.enqueue(events).await
+    }
+}
+
+#[async_trait]
+impl MiddlewareLogSink for BatchQueue<MiddlewareRun> {
+    async fn write_runs(&self, runs: &[MiddlewareRun]) -> Result<(), StoreError> {
+        self.enqueue(runs).await
     }
 }
 
@@ -121,8 +171,8 @@ mod tests {
     }
 
     #[async_trait]
-    impl AuditSink for Flaky {
-        async fn write_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+    impl BatchSink<AuditEvent> for Flaky {
+        async fn write(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
             if self.failures.load(Ordering::SeqCst) > 0 {
                 self.failures.fetch_sub(1, Ordering::SeqCst);
                 return Err(StoreError::Unavailable { what: "test db", source: None });
@@ -150,7 +200,7 @@ mod tests {
     #[tokio::test]
     async fn no_event_is_lost_through_failures_backpressure_and_shutdown() {
         let sink = Arc::new(Flaky { failures: AtomicUsize::new(3), ..Flaky::default() });
-        let (queue, writer) = start(Arc::clone(&sink) as Arc<dyn AuditSink>, 4);
+        let (queue, writer) = start(Arc::clone(&sink) as Arc<dyn BatchSink<AuditEvent>>, 4);
         for i in 0..1000 {
             queue.write_batch(&[event(i)]).await.unwrap();
         }

@@ -13,7 +13,8 @@ use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::handlers::{authenticate, health, sessions, validate};
+use crate::handlers::{authenticate, health, mfa, sessions, validate};
+use crate::metrics;
 use crate::openapi::ApiDoc;
 
 /// Registers every route and extractor configuration.
@@ -29,8 +30,13 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                     .service(sessions::refresh)
                     .service(sessions::logout)
                     .service(sessions::logout_all)
-                    .service(sessions::list_sessions),
+                    .service(sessions::list_sessions)
+                    .service(mfa::verify)
+                    .service(mfa::enroll)
+                    .service(mfa::confirm)
+                    .service(mfa::remove),
             )
+            .service(metrics::metrics)
             .service(health::config_health)
             .service(health::live)
             .service(health::ready)

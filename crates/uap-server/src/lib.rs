@@ -5,11 +5,13 @@
 //! Handlers stay thin: parse the wire type, call the domain, map the result.
 
 pub mod api;
-pub mod audit_queue;
+pub mod batch_queue;
 pub mod client_ip;
 pub mod handlers;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
+pub mod pipeline;
 pub mod pool;
 pub mod settings;
 pub mod startup;

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::handlers::{authenticate, health, sessions, validate};
+use crate::api::MfaRequiredResponse;
+use crate::handlers::{authenticate, health, mfa, sessions, validate};
+use crate::metrics;
 
 struct BearerScheme;
 
@@ -33,8 +35,14 @@ impl Modify for BearerScheme {
         health::live,
         health::ready,
         health::jwks,
+        mfa::verify,
+        mfa::enroll,
+        mfa::confirm,
+        mfa::remove,
+        metrics::metrics,
     ),
+    components(schemas(MfaRequiredResponse)),
     modifiers(&BearerScheme),
-    tags((name = "auth", description = "Login and sessions"), (name = "operations", description = "Health and keys"))
+    tags((name = "auth", description = "Login and sessions"), (name = "mfa", description = "TOTP second factor"), (name = "operations", description = "Health, keys, metrics"))
 )]
 pub struct ApiDoc;

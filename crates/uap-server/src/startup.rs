@@ -13,20 +13,24 @@ use uap_adapters_sql::{
     ColumnPurpose, ConfigValue, HostTableConfig, InternalDb, OptionalColumn, RoleTableConfig, SqlUserDirectory,
 };
 use uap_domain::AuditRecorder;
-use uap_domain::auth::{AuthService, AuthSettings};
+use uap_domain::auth::{AuthParts, AuthService, AuthSettings};
 use uap_domain::config::{SessionStoreKind, Settings};
-use uap_domain::memory::MemorySessionStore;
+use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessionStore};
 use uap_domain::password;
+use uap_domain::pipeline::Pipeline;
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
-use uap_ports::{AuditSink, Clock, SessionStore, StoreError, SystemClock};
+use uap_ports::{Clock, MfaFactorStore, RateLimitStore, SessionStore, StoreError, SystemClock};
 
-use crate::audit_queue::{self, AuditWriter};
+use crate::batch_queue::{self, Audit, Runs, Writer};
 use crate::client_ip::ClientIpResolver;
 use crate::http;
+use crate::metrics::Metrics;
+use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::pool::HashPool;
 use crate::state::AppState;
 
-/// Audit events that may wait for the writer before producers wait too.
+/// Audit events (and middleware runs) that may wait for the writer before
+/// producers wait too.
 const AUDIT_QUEUE_CAPACITY: usize = 10_000;
 /// How often expired session records are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(300);
@@ -48,7 +52,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    audit: AuditWriter,
+    writers: Vec<Writer>,
     purge: tokio::task::JoinHandle<()>,
 }
 
@@ -139,22 +143,56 @@ impl Application {
     /// # Errors
     /// [`StartupError`] naming the key, table, column or address at fault.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, MiddlewareRegistry::default()).await
+    }
+
+    /// As [`Application::build`], with the custom middlewares of an
+    /// embedding program (named in `middleware_stack`).
+    ///
+    /// # Errors
+    /// As [`Application::build`]; also an unknown or failing custom middleware.
+    pub async fn build_with(settings: Settings, registry: MiddlewareRegistry) -> Result<Self, StartupError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        settings.validate().map_err(|errors| {
+            StartupError::Config(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        })?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tokens = token_service(&settings)?;
         let internal_db = Arc::new(connect_internal_db(&settings, settings.auto_migrate).await?);
         let directory = Arc::new(connect_host_directory(&settings).await?);
 
-        let store: Arc<dyn SessionStore> = match settings.session_store {
-            SessionStoreKind::Memory => Arc::new(MemorySessionStore::new()),
-            SessionStoreKind::Auto | SessionStoreKind::Database => Arc::new(internal_db.session_store()),
+        type Stores = (Arc<dyn SessionStore>, Arc<dyn RateLimitStore>, Arc<dyn MfaFactorStore>);
+        let (store, rate_limits, mfa_factors): Stores = match settings.session_store {
+            SessionStoreKind::Memory => (
+                Arc::new(MemorySessionStore::new()),
+                Arc::new(MemoryRateLimitStore::new()),
+                Arc::new(MemoryMfaFactorStore::new()),
+            ),
+            SessionStoreKind::Auto | SessionStoreKind::Database => (
+                Arc::new(internal_db.session_store()),
+                Arc::new(internal_db.rate_limit_store()),
+                Arc::new(internal_db.mfa_store()),
+            ),
             SessionStoreKind::Redis => {
                 return Err(StartupError::Config("session_store: redis is not available in this build".into()));
             }
         };
-        let durable: Arc<dyn AuditSink> = Arc::new(internal_db.audit_sink());
-        let (queue, audit) = audit_queue::start(durable, AUDIT_QUEUE_CAPACITY);
-        let recorder = AuditRecorder::new(Arc::new(queue), Arc::clone(&clock));
+        let (audit_queue, audit_writer) =
+            batch_queue::start(Arc::new(Audit(Arc::new(internal_db.audit_sink()))), AUDIT_QUEUE_CAPACITY);
+        let (runs_queue, runs_writer) =
+            batch_queue::start(Arc::new(Runs(Arc::new(internal_db.middleware_log_sink()))), AUDIT_QUEUE_CAPACITY);
+        let recorder = AuditRecorder::new(Arc::new(audit_queue), Arc::clone(&clock));
+        let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
+        let (entries, mfa) = pipeline::build(&Wiring {
+            settings: &settings,
+            rate_limits: Arc::clone(&rate_limits),
+            mfa_factors,
+            clock: Arc::clone(&clock),
+            audit: recorder.clone(),
+            registry: &registry,
+        })?;
+        let pipeline =
+            Arc::new(Pipeline::new(entries, Arc::new(runs_queue), Arc::new(metrics.clone()), Arc::clone(&clock)));
 
         let policy = settings.password_policy();
         let dummy = tokio::task::spawn_blocking(move || password::dummy_hash(&policy))
@@ -169,16 +207,21 @@ impl Application {
             Arc::clone(&clock),
             recorder.clone(),
         );
-        let auth = AuthService::new(
+        let auth = AuthService::new(AuthParts {
             directory,
             sessions,
-            Arc::new(HashPool::per_core()),
-            AuthSettings::from_settings(&settings),
-            dummy,
-            recorder,
-        );
+            pool: Arc::new(HashPool::per_core()),
+            settings: AuthSettings::from_settings(&settings),
+            dummy_hash: dummy,
+            audit: recorder,
+            pipeline,
+            mfa,
+            tickets: rate_limits,
+            clock: Arc::clone(&clock),
+        });
         let state = web::Data::new(AppState {
             auth,
+            metrics,
             internal_db,
             client_ip: ClientIpResolver::new(settings.trusted_proxies.clone()),
             clock: Arc::clone(&clock),
@@ -206,7 +249,7 @@ impl Application {
 
         let purge = tokio::spawn(purge_loop(Arc::clone(&store), clock));
         tracing::info!(port, session_store = ?settings.session_store, "UAP listening");
-        Ok(Self { port, server, audit, purge })
+        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge })
     }
 
     /// The bound port (useful with `port = 0`).
@@ -229,8 +272,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.purge.abort();
-        let written = self.audit.shutdown().await;
-        tracing::info!(audit_events_written = written, "UAP stopped");
+        let mut written = 0;
+        for writer in self.writers {
+            written += writer.shutdown().await;
+        }
+        tracing::info!(records_written = written, "UAP stopped");
         served
     }
 }

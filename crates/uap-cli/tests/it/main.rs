@@ -5,5 +5,6 @@
 
 mod check;
 mod demo;
+mod pipeline;
 mod serve;
 mod support;

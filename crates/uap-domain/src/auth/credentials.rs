@@ -28,6 +28,8 @@ pub struct LoginRequest {
     pub credentials: Credentials,
     pub device_id: Option<String>,
     pub metadata: Option<Value>,
+    pub captcha_token: Option<String>,
+    pub mfa_code: Option<String>,
 }
 
 impl Credentials {

@@ -1,16 +1,24 @@
 //! `AuthService::authenticate`: the login use case.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use uap_ports::{AuditEventType, BlockingPool, HostUser, PasswordUpdate, PoolError, UserDirectory, UserQuery};
+use time::Duration;
+use uap_ports::{
+    Admission, AuditEventType, BlockingPool, Clock, HostUser, PasswordUpdate, PoolError, RateLimitKey, RateLimitRule,
+    RateLimitStore, UserDirectory, UserQuery,
+};
 
-use super::{LoginError, LoginRequest, LoginSuccess};
+use super::{LoginError, LoginRequest, LoginSuccess, MfaFlowError, MfaService};
 use crate::audit::{AuditRecorder, EventDetails};
 use crate::config::{AuthType, Settings};
 use crate::password::{self, HashUpgrade, PasswordPolicy, Verdict};
-use crate::session::{ClientContext, NewSession, SessionManager};
+use crate::pipeline::{
+    Block, Challenge, Decision, LoginAttempt, LoginFailure, MiddlewareError, Pipeline, VerifiedUser,
+};
+use crate::session::{ClientContext, MfaTicket, NewSession, SessionError, SessionManager};
 use crate::user_data::UserDataFilter;
 
 /// The login rules taken from the configuration.
@@ -48,6 +56,9 @@ struct Checked {
     upgraded: Option<String>,
 }
 
+/// How long an `mfa_token` is accepted.
+const MFA_TICKET_SECONDS: i64 = 300;
+
 /// The login use case over the ports.
 pub struct AuthService {
     directory: Arc<dyn UserDirectory>,
@@ -56,27 +67,61 @@ pub struct AuthService {
     settings: Arc<AuthSettings>,
     dummy_hash: Arc<str>,
     audit: AuditRecorder,
+    pipeline: Arc<Pipeline>,
+    mfa: Option<Arc<MfaService>>,
+    tickets: Arc<dyn RateLimitStore>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for AuthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthService").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("AuthService")
+            .field("settings", &self.settings)
+            .field("pipeline", &self.pipeline)
+            .finish_non_exhaustive()
     }
 }
 
+/// What [`AuthService`] is built from.
+pub struct AuthParts {
+    pub directory: Arc<dyn UserDirectory>,
+    pub sessions: SessionManager,
+    pub pool: Arc<dyn BlockingPool>,
+    pub settings: AuthSettings,
+    /// A preferred-scheme hash verified for unknown users (see
+    /// [`password::dummy_hash`]).
+    pub dummy_hash: String,
+    pub audit: AuditRecorder,
+    pub pipeline: Arc<Pipeline>,
+    /// Present when the `mfa` middleware is configured.
+    pub mfa: Option<Arc<MfaService>>,
+    /// Where spent `mfa_token`s are remembered (single use).
+    pub tickets: Arc<dyn RateLimitStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// A credential check that did not find a usable user (the audit reason).
+struct Refused {
+    reason: &'static str,
+    user_id: Option<String>,
+}
+
 impl AuthService {
-    /// Builds the service. `dummy_hash` is a preferred-scheme hash verified for
-    /// unknown users (see [`password::dummy_hash`]).
+    /// Builds the service.
     #[must_use]
-    pub fn new(
-        directory: Arc<dyn UserDirectory>,
-        sessions: SessionManager,
-        pool: Arc<dyn BlockingPool>,
-        settings: AuthSettings,
-        dummy_hash: String,
-        audit: AuditRecorder,
-    ) -> Self {
-        Self { directory, sessions, pool, settings: Arc::new(settings), dummy_hash: dummy_hash.into(), audit }
+    pub fn new(parts: AuthParts) -> Self {
+        Self {
+            directory: parts.directory,
+            sessions: parts.sessions,
+            pool: parts.pool,
+            settings: Arc::new(parts.settings),
+            dummy_hash: parts.dummy_hash.into(),
+            audit: parts.audit,
+            pipeline: parts.pipeline,
+            mfa: parts.mfa,
+            tickets: parts.tickets,
+            clock: parts.clock,
+        }
     }
 
     /// The session manager.
@@ -91,7 +136,14 @@ impl AuthService {
         &self.directory
     }
 
-    /// Logs a user in.
+    /// The TOTP service, when the `mfa` middleware is configured.
+    #[must_use]
+    pub fn mfa(&self) -> Option<&Arc<MfaService>> {
+        self.mfa.as_ref()
+    }
+
+    /// Logs a user in: `pre_authenticate`, the credential check, then
+    /// `post_authenticate` (or `on_failure`), then the session.
     ///
     /// # Errors
     /// See [`LoginError`]; every credential failure is the same
@@ -103,36 +155,166 @@ impl AuthService {
     ) -> Result<LoginSuccess, LoginError> {
         let settings = &self.settings;
         let identifier = request.credentials.identifier_for(settings.auth_type)?.to_owned();
+        let attempt = LoginAttempt {
+            identifier: identifier.clone(),
+            ip: client.ip_address.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()),
+            user_agent: client.user_agent.clone(),
+            device_id: request.device_id.clone(),
+            metadata: request.metadata.clone(),
+            captcha_token: request.captcha_token,
+            mfa_code: request.mfa_code,
+        };
+        if let Decision::Block(block) = self.pipeline.pre_authenticate(&attempt).await? {
+            return self.refuse(&attempt, None, block, client).await;
+        }
+
+        let (user, checked) = match self.check_credentials(&identifier, request.credentials.password).await? {
+            Ok(found) => found,
+            Err(refused) => {
+                let failure = LoginFailure { reason: refused.reason.to_owned(), user_id: refused.user_id.clone() };
+                self.pipeline.on_failure(&attempt, &failure).await;
+                self.audit_failure(refused.user_id.as_deref(), refused.reason, &identifier, client).await?;
+                return Err(LoginError::InvalidCredentials);
+            }
+        };
+        if let (Some(upgraded), Some(stored)) = (&checked.upgraded, &user.password_hash) {
+            self.write_back(&user, stored, upgraded, client).await;
+        }
+        let verified = VerifiedUser {
+            user_data: settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles),
+            user_id: user.id,
+            roles: user.roles,
+        };
+        match self.pipeline.post_authenticate(&attempt, &verified).await? {
+            Decision::Continue => {}
+            Decision::Block(block) => return self.refuse(&attempt, Some(&verified.user_id), block, client).await,
+            Decision::Challenge(Challenge::Mfa) => return Err(self.mfa_challenge(&verified, request.device_id)?),
+        }
+        let mut audit_metadata = json!({ "device_id": request.device_id, "client_metadata": request.metadata });
+        if let Some(format) = checked.weak_format {
+            audit_metadata["hash_upgrade_recommended"] = Value::String(format);
+        }
+        self.succeed(verified, request.device_id, audit_metadata, client).await
+    }
+
+    /// Completes a login that answered "MFA required".
+    ///
+    /// # Errors
+    /// [`LoginError::MfaFailed`] for a bad, expired or spent ticket or a wrong
+    /// code; [`LoginError::Blocked`] (429) after too many wrong codes.
+    pub async fn complete_mfa(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        client: &ClientContext,
+    ) -> Result<LoginSuccess, LoginError> {
+        let Some(mfa) = &self.mfa else {
+            return Err(LoginError::MfaFailed("MFA is not enabled"));
+        };
+        let now = self.clock.now();
+        let ticket = self
+            .sessions
+            .tokens()
+            .verify_ticket(mfa_token, now)
+            .map_err(|_| LoginError::MfaFailed("Invalid or expired MFA token"))?;
+        match mfa.check_code(&ticket.user_id, code).await {
+            Ok(()) => {}
+            Err(MfaFlowError::RateLimited { retry_after }) => {
+                return Err(LoginError::Blocked(Block {
+                    status: 429,
+                    message: "Too many invalid codes; try again later".into(),
+                    retry_after: Some(retry_after),
+                    reason: "mfa_rate_limited".into(),
+                }));
+            }
+            Err(MfaFlowError::Unavailable(detail)) => {
+                return Err(LoginError::Middleware(MiddlewareError::unavailable("MFA store", detail)));
+            }
+            Err(_) => {
+                self.audit_failure(Some(&ticket.user_id), "mfa_failed", &ticket.user_id, client).await?;
+                return Err(LoginError::MfaFailed("Invalid code"));
+            }
+        }
+        // Single use: the first completion spends the ticket.
+        let key = RateLimitKey { kind: "mfa_ticket".into(), value: ticket.ticket_id.clone() };
+        let lifetime = Duration::seconds(MFA_TICKET_SECONDS);
+        let rule = RateLimitRule { max_attempts: 1, window: lifetime, block: lifetime };
+        let admission = self
+            .tickets
+            .attempt(&key, rule, now)
+            .await
+            .map_err(|e| LoginError::Middleware(MiddlewareError::unavailable("rate-limit store", e)))?;
+        if !matches!(admission, Admission::Allowed { .. }) {
+            return Err(LoginError::MfaFailed("MFA token already used"));
+        }
+        let verified = VerifiedUser { user_id: ticket.user_id, roles: ticket.roles, user_data: ticket.user_data };
+        let metadata = json!({ "device_id": ticket.device_id, "mfa": "totp" });
+        self.succeed(verified, ticket.device_id, metadata, client).await
+    }
+
+    fn mfa_challenge(&self, user: &VerifiedUser, device_id: Option<String>) -> Result<LoginError, LoginError> {
+        let now = self.clock.now();
+        let ticket = MfaTicket {
+            ticket_id: uuid::Uuid::new_v4().to_string(),
+            user_id: user.user_id.clone(),
+            roles: user.roles.clone(),
+            user_data: user.user_data.clone(),
+            device_id,
+            expires_at: now.unix_timestamp() + MFA_TICKET_SECONDS,
+        };
+        let mfa_token = self
+            .sessions
+            .tokens()
+            .sign_ticket(&ticket, now.unix_timestamp())
+            .map_err(|_| LoginError::Session(SessionError::Signing))?;
+        Ok(LoginError::MfaRequired { mfa_token })
+    }
+
+    /// A middleware refused the login: `on_failure`, audit, the block.
+    async fn refuse(
+        &self,
+        attempt: &LoginAttempt,
+        user_id: Option<&str>,
+        block: Block,
+        client: &ClientContext,
+    ) -> Result<LoginSuccess, LoginError> {
+        let failure = LoginFailure { reason: block.reason.clone(), user_id: user_id.map(str::to_owned) };
+        self.pipeline.on_failure(attempt, &failure).await;
+        self.audit_failure(user_id, &block.reason, &attempt.identifier, client).await?;
+        Err(LoginError::Blocked(block))
+    }
+
+    /// Lookup and verification. The outer error is a dependency failure; the
+    /// inner one a refusal with its audit reason. Every refusal costs one hash.
+    async fn check_credentials(
+        &self,
+        identifier: &str,
+        password: SecretString,
+    ) -> Result<Result<(HostUser, Checked), Refused>, LoginError> {
+        let settings = &self.settings;
         let query = UserQuery {
-            value: identifier.clone(),
+            value: identifier.to_owned(),
             fields: settings.identifier_fields.clone(),
             case_insensitive: settings.case_insensitive,
         };
         let user = self.directory.find_user(&query).await.map_err(LoginError::Directory)?;
-        let password = request.credentials.password;
-
         let Some(user) = user else {
             self.check(&self.dummy_hash, password, false).await?;
-            return self.fail(None, "unknown_user", &identifier, client).await;
+            return Ok(Err(Refused { reason: "unknown_user", user_id: None }));
         };
         let Some(stored) = user.password_hash.clone() else {
             self.check(&self.dummy_hash, password, false).await?;
-            return self.fail(Some(&user.id), "no_password", &identifier, client).await;
+            return Ok(Err(Refused { reason: "no_password", user_id: Some(user.id) }));
         };
         let active = user.active != Some(false);
         let checked = self.check(&stored, password, active).await?;
-        match checked.verdict {
-            Verdict::Unsupported => {
-                return self.fail(Some(&user.id), "unsupported_hash_format", &identifier, client).await;
-            }
-            Verdict::Mismatch => return self.fail(Some(&user.id), "wrong_password", &identifier, client).await,
-            Verdict::Match if !active => return self.fail(Some(&user.id), "inactive", &identifier, client).await,
-            Verdict::Match => {}
-        }
-        if let Some(upgraded) = &checked.upgraded {
-            self.write_back(&user, &stored, upgraded, client).await;
-        }
-        self.succeed(user, request.device_id, request.metadata, checked.weak_format, client).await
+        let reason = match checked.verdict {
+            Verdict::Unsupported => "unsupported_hash_format",
+            Verdict::Mismatch => "wrong_password",
+            Verdict::Match if !active => "inactive",
+            Verdict::Match => return Ok(Ok((user, checked))),
+        };
+        Ok(Err(Refused { reason, user_id: Some(user.id) }))
     }
 
     /// Verifies on the blocking pool; for a match under `write_back`, also
@@ -170,13 +352,13 @@ impl AuthService {
         Ok(checked.unwrap_or(Checked { verdict: Verdict::Unsupported, weak_format: None, upgraded: None }))
     }
 
-    async fn fail(
+    async fn audit_failure(
         &self,
         user_id: Option<&str>,
         reason: &str,
         identifier: &str,
         client: &ClientContext,
-    ) -> Result<LoginSuccess, LoginError> {
+    ) -> Result<(), LoginError> {
         let details = EventDetails {
             user_id,
             session_id: None,
@@ -186,8 +368,7 @@ impl AuthService {
         self.audit
             .record(AuditEventType::FailedLogin, false, client, details)
             .await
-            .map_err(|e| LoginError::Session(e.into()))?;
-        Err(LoginError::InvalidCredentials)
+            .map_err(|e| LoginError::Session(e.into()))
     }
 
     /// The compare-and-set upgrade. A failure here never fails the login.
@@ -223,22 +404,16 @@ impl AuthService {
 
     async fn succeed(
         &self,
-        user: HostUser,
+        user: VerifiedUser,
         device_id: Option<String>,
-        metadata: Option<Value>,
-        weak_format: Option<String>,
+        audit_metadata: Value,
         client: &ClientContext,
     ) -> Result<LoginSuccess, LoginError> {
-        let settings = &self.settings;
-        let user_data = settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles);
-        let mut audit_metadata = json!({ "device_id": device_id, "client_metadata": metadata });
-        let new = NewSession { user_id: user.id.clone(), roles: user.roles, user_data, device_id };
+        let user_id = user.user_id.clone();
+        let new = NewSession { user_id: user.user_id, roles: user.roles, user_data: user.user_data, device_id };
         let session = self.sessions.create(new, client).await?;
-        if let Some(format) = weak_format {
-            audit_metadata["hash_upgrade_recommended"] = Value::String(format);
-        }
         let details = EventDetails {
-            user_id: Some(&user.id),
+            user_id: Some(&user_id),
             session_id: Some(&session.session_id),
             error: None,
             metadata: audit_metadata,
@@ -247,6 +422,6 @@ impl AuthService {
             .record(AuditEventType::Login, true, client, details)
             .await
             .map_err(|e| LoginError::Session(e.into()))?;
-        Ok(LoginSuccess { session, user_id: user.id })
+        Ok(LoginSuccess { session, user_id })
     }
 }

@@ -4,12 +4,15 @@
 
 mod credentials;
 mod engine;
+mod mfa;
 
 pub use credentials::{Credentials, LoginRequest, MAX_IDENTIFIER_BYTES, MAX_PASSWORD_BYTES};
-pub use engine::{AuthService, AuthSettings};
+pub use engine::{AuthParts, AuthService, AuthSettings};
+pub use mfa::{Enrollment, MfaFlowError, MfaService};
 
 use uap_ports::StoreError;
 
+use crate::pipeline::{Block, MiddlewareError};
 use crate::session::{IssuedSession, SessionError};
 
 /// Why a login did not produce a session.
@@ -28,6 +31,18 @@ pub enum LoginError {
     /// Too many password checks queued: 503 with Retry-After.
     #[error("too many login attempts in progress")]
     Overloaded,
+    /// A middleware refused the login (401/403/429 with its message).
+    #[error("{}", .0.message)]
+    Blocked(Block),
+    /// The password was right; a second factor is due (401 "MFA required").
+    #[error("MFA required")]
+    MfaRequired { mfa_token: String },
+    /// `POST /mfa/verify` failed (401 with the message).
+    #[error("{0}")]
+    MfaFailed(&'static str),
+    /// A middleware's dependency failed (503).
+    #[error(transparent)]
+    Middleware(#[from] MiddlewareError),
     /// The session could not be created.
     #[error(transparent)]
     Session(#[from] SessionError),

@@ -2,6 +2,7 @@
 //! `UAP_*` env) is the server's job; this module owns the shape, the defaults
 //! and the validation rules, so every mistake is reported naming its key.
 
+mod middleware;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,10 @@ use crate::password::{
     Argon2Params, HashUpgrade, PasswordPolicy, PasswordTransform, PreferredAlgorithm, UpgradeFamily, UpgradeFormat,
 };
 
+pub use middleware::{
+    BUILT_IN as BUILT_IN_MIDDLEWARE, CaptchaProviderKind, CaptchaSpec, IpRulesSpec, MfaSpec, MiddlewareEntry,
+    MiddlewareSpec, RateLimitKeyKind, RateLimitSpec, WebhookEvent, WebhookSpec,
+};
 pub use validate::{ConfigError, host_db_type_of};
 
 /// `auth_type`: which identifier a login carries.
@@ -214,6 +219,20 @@ pub struct Settings {
     /// [auto]
     pub session_store: SessionStoreKind,
 
+    /// [true] brute-force protection even when no `rate_limit` entry is listed.
+    pub rate_limit_enabled: bool,
+    /// [5] attempts per key within the window.
+    pub max_attempts: u32,
+    /// [300] seconds.
+    pub rate_limit_window: u64,
+    /// [900] seconds a key stays blocked.
+    pub block_duration: u64,
+    /// [[]] the ordered login pipeline (CONTRACT §4).
+    pub middleware_stack: Vec<MiddlewareEntry>,
+    /// AEAD key (32 bytes, hex or base64) for TOTP secrets at rest; required
+    /// by the `mfa` middleware.
+    pub encryption_key: Option<SecretString>,
+
     /// [[]]
     pub cors_allowed_origins: Vec<String>,
     /// [[]] peers allowed to set X-Forwarded-For.
@@ -284,6 +303,12 @@ impl Default for Settings {
             auto_migrate: true,
             redis_url: None,
             session_store: SessionStoreKind::default(),
+            rate_limit_enabled: true,
+            max_attempts: 5,
+            rate_limit_window: 300,
+            block_duration: 900,
+            middleware_stack: Vec::new(),
+            encryption_key: None,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             max_body_bytes: 65_536,

@@ -119,6 +119,35 @@ impl Settings {
             );
         }
 
+        for (key, value) in [
+            ("max_attempts", u64::from(self.max_attempts)),
+            ("rate_limit_window", self.rate_limit_window),
+            ("block_duration", self.block_duration),
+        ] {
+            if value == 0 {
+                errors.push(ConfigError::new(key, "must be at least 1"));
+            }
+        }
+        // Entries are checked here with any unknown name taken as a custom
+        // middleware; the server checks those names against its registry.
+        let custom = self
+            .middleware_stack
+            .iter()
+            .filter_map(|e| e.name.clone())
+            .filter(|n| !super::BUILT_IN_MIDDLEWARE.contains(&n.as_str()))
+            .collect();
+        match self.middleware_specs(&custom) {
+            Ok(specs) => {
+                let mfa = specs.iter().any(|s| matches!(s, super::MiddlewareSpec::Mfa(_)));
+                if mfa && self.encryption_key.is_none() {
+                    errors.push(ConfigError::new(
+                        "encryption_key",
+                        "is required by the mfa middleware (32 bytes as 64 hex characters or base64)",
+                    ));
+                }
+            }
+            Err(mut mistakes) => errors.append(&mut mistakes),
+        }
         // The password module's own limits, once the basic ranges hold.
         if errors.iter().all(|e| !e.key.starts_with("argon2_") && e.key != "bcrypt_cost")
             && let Err(err) = self.password_policy().validate()

@@ -12,7 +12,7 @@ use uap_ports::{SessionRecord, StoreError};
 
 pub use manager::SessionManager;
 pub use policy::SessionPolicy;
-pub use token::{Claims, KeyError, TokenRejection, TokenService};
+pub use token::{Claims, KeyError, MfaTicket, TokenRejection, TokenService};
 
 /// Who is calling: recorded on sessions and audit events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

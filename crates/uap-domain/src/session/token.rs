@@ -236,3 +236,81 @@ fn kid_of(jwk: &Jwk) -> String {
     }
     hex::encode(&hasher.finalize()[..8])
 }
+
+/// A half-finished login waiting for its second factor (the `mfa_token`).
+/// Signed like a session token but never accepted as one: it has no
+/// `session_id` and carries `purpose = "mfa"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MfaTicket {
+    pub ticket_id: String,
+    pub user_id: String,
+    pub roles: Vec<String>,
+    pub user_data: Value,
+    pub device_id: Option<String>,
+    pub expires_at: i64,
+}
+
+impl TokenService {
+    /// Signs an MFA ticket.
+    ///
+    /// # Errors
+    /// Only if the signing backend fails.
+    pub fn sign_ticket(&self, ticket: &MfaTicket, issued_at: i64) -> Result<String, josekit::JoseError> {
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        let mut payload = JwtPayload::new();
+        payload.set_issuer(&self.issuer);
+        payload.set_subject(&ticket.user_id);
+        if let Some(audience) = &self.audience {
+            payload.set_audience(vec![audience.clone()]);
+        }
+        payload.set_claim("purpose", Some(Value::from("mfa")))?;
+        payload.set_claim("jti", Some(Value::from(ticket.ticket_id.clone())))?;
+        payload.set_claim("roles", Some(Value::from(ticket.roles.clone())))?;
+        payload.set_claim("user_data", Some(ticket.user_data.clone()))?;
+        payload.set_claim("device_id", Some(ticket.device_id.clone().map_or(Value::Null, Value::from)))?;
+        payload.set_claim("exp", Some(Value::from(ticket.expires_at)))?;
+        payload.set_claim("iat", Some(Value::from(issued_at)))?;
+        jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
+    }
+
+    /// Verifies an MFA ticket (signature, issuer, audience, purpose, expiry).
+    ///
+    /// # Errors
+    /// The [`TokenRejection`] reason.
+    pub fn verify_ticket(&self, token: &str, now: OffsetDateTime) -> Result<MfaTicket, TokenRejection> {
+        if token.len() > 16_384 {
+            return Err(TokenRejection::Invalid);
+        }
+        let (payload, header) =
+            jwt::decode_with_verifier(token, self.verifier.as_ref()).map_err(|_| TokenRejection::Invalid)?;
+        if header.algorithm() != Some(self.algorithm.name()) || payload.claim("purpose") != Some(&Value::from("mfa")) {
+            return Err(TokenRejection::Invalid);
+        }
+        if payload.issuer() != Some(self.issuer.as_str()) {
+            return Err(TokenRejection::WrongIssuerOrAudience);
+        }
+        if let Some(expected) = &self.audience
+            && !payload.audience().is_some_and(|aud| aud.iter().any(|a| a == expected))
+        {
+            return Err(TokenRejection::WrongIssuerOrAudience);
+        }
+        let expires_at = payload.claim("exp").and_then(Value::as_i64).ok_or(TokenRejection::MissingClaim)?;
+        if expires_at <= now.unix_timestamp() {
+            return Err(TokenRejection::Expired);
+        }
+        let text = |name: &str| payload.claim(name).and_then(Value::as_str).map(str::to_owned);
+        Ok(MfaTicket {
+            ticket_id: text("jti").ok_or(TokenRejection::MissingClaim)?,
+            user_id: payload.subject().map(str::to_owned).ok_or(TokenRejection::MissingClaim)?,
+            roles: payload
+                .claim("roles")
+                .and_then(Value::as_array)
+                .map(|roles| roles.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default(),
+            user_data: payload.claim("user_data").cloned().unwrap_or(Value::Null),
+            device_id: text("device_id"),
+            expires_at,
+        })
+    }
+}

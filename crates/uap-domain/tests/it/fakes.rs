@@ -7,13 +7,14 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uap_domain::AuditRecorder;
-use uap_domain::auth::{AuthService, AuthSettings};
+use uap_domain::auth::{AuthParts, AuthService, AuthSettings, MfaService};
 use uap_domain::config::Settings;
-use uap_domain::memory::{ManualClock, MemorySessionStore};
+use uap_domain::memory::{ManualClock, MemoryRateLimitStore, MemorySessionStore};
+use uap_domain::pipeline::{NoObserver, Pipeline, PipelineEntry};
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
 use uap_ports::{
-    AuditEvent, AuditEventType, AuditSink, BlockingPool, HostUser, PasswordUpdate, PoolError, StoreError,
-    UserDirectory, UserQuery,
+    AuditEvent, AuditEventType, AuditSink, BlockingPool, HostUser, MiddlewareLogSink, MiddlewareRun, PasswordUpdate,
+    PoolError, StoreError, UserDirectory, UserQuery,
 };
 
 pub const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -128,11 +129,44 @@ pub fn fast_settings() -> Settings {
     }
 }
 
+/// Drops middleware runs.
+pub struct NoRuns;
+
+#[async_trait]
+impl MiddlewareLogSink for NoRuns {
+    async fn write_runs(&self, _runs: &[MiddlewareRun]) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 pub fn world(settings: Settings) -> World {
+    world_with(settings, |_| (Vec::new(), None))
+}
+
+/// What a test's middleware stack may be built over.
+pub struct Parts {
+    pub clock: Arc<ManualClock>,
+    pub events: Arc<Events>,
+    pub rate_limits: Arc<MemoryRateLimitStore>,
+}
+
+impl Parts {
+    pub fn audit(&self) -> AuditRecorder {
+        AuditRecorder::new(self.events.clone(), self.clock.clone())
+    }
+}
+
+pub fn world_with(
+    settings: Settings,
+    stack: impl FnOnce(&Parts) -> (Vec<PipelineEntry>, Option<Arc<MfaService>>),
+) -> World {
     let clock = Arc::new(ManualClock::new(T0));
     let store = Arc::new(MemorySessionStore::new());
     let events = Arc::new(Events::default());
     let directory = Arc::new(Directory::default());
+    let rate_limits = Arc::new(MemoryRateLimitStore::new());
+    let parts = Parts { clock: clock.clone(), events: events.clone(), rate_limits: rate_limits.clone() };
+    let (pipeline, mfa) = stack(&parts);
     let audit = AuditRecorder::new(events.clone(), clock.clone());
     let tokens = TokenService::new(settings.jwt_algorithm, SECRET.as_bytes(), settings.issuer().into(), None).unwrap();
     let sessions = SessionManager::new(
@@ -143,13 +177,18 @@ pub fn world(settings: Settings) -> World {
         audit.clone(),
     );
     let dummy = uap_domain::password::dummy_hash(&settings.password_policy()).unwrap();
-    let auth = AuthService::new(
-        directory.clone(),
+    let pipeline = Pipeline::new(pipeline, Arc::new(NoRuns), Arc::new(NoObserver), clock.clone());
+    let auth = AuthService::new(AuthParts {
+        directory: directory.clone(),
         sessions,
-        Arc::new(Inline),
-        AuthSettings::from_settings(&settings),
-        dummy,
+        pool: Arc::new(Inline),
+        settings: AuthSettings::from_settings(&settings),
+        dummy_hash: dummy,
         audit,
-    );
+        pipeline: Arc::new(pipeline),
+        mfa,
+        tickets: rate_limits.clone(),
+        clock: clock.clone(),
+    });
     World { clock, store, events, directory, auth }
 }

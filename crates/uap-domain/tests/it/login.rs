@@ -23,6 +23,8 @@ fn request(username: &str, password: &str) -> LoginRequest {
         },
         device_id: Some("laptop".into()),
         metadata: Some(json!({"app": "test"})),
+        captcha_token: None,
+        mfa_code: None,
     }
 }
 

@@ -7,4 +7,5 @@ mod fakes;
 mod login;
 mod memory_store;
 mod password_vectors;
+mod pipeline;
 mod sessions;

@@ -16,6 +16,10 @@ pub struct AuthenticateRequest {
     pub device_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
+    /// Required when the `captcha` middleware demands it.
+    pub captcha_token: Option<String>,
+    /// A TOTP code, to complete MFA in one step.
+    pub mfa_code: Option<String>,
 }
 
 impl std::fmt::Debug for AuthenticateRequest {
@@ -128,4 +132,51 @@ pub struct HealthResponse {
     #[schema(value_type = Object)]
     pub components: Value,
     pub timestamp: String,
+}
+
+/// `401` when a second factor is due.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequiredResponse {
+    pub success: bool,
+    /// "MFA required".
+    pub error: String,
+    pub mfa_required: bool,
+    /// Short-lived, single-use: send it with a code to `POST /mfa/verify`.
+    pub mfa_token: String,
+}
+
+/// `429` when rate-limited (with a `Retry-After` header).
+#[derive(Serialize, ToSchema)]
+pub struct RateLimitedResponse {
+    pub success: bool,
+    pub error: String,
+    /// Seconds until the next attempt may succeed.
+    pub retry_after: u64,
+}
+
+/// `POST /mfa/verify` body.
+#[derive(Deserialize, ToSchema)]
+pub struct MfaVerifyRequest {
+    pub mfa_token: String,
+    pub code: String,
+}
+
+/// A TOTP code (`confirm`, `DELETE`).
+#[derive(Deserialize, ToSchema)]
+pub struct MfaCodeRequest {
+    pub code: String,
+}
+
+/// `POST /mfa/totp/enroll` answer: show once, as a QR code of `otpauth_uri`.
+#[derive(Serialize, ToSchema)]
+pub struct EnrollResponse {
+    /// Base32, for manual entry.
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// `{success: true}`.
+#[derive(Serialize, ToSchema)]
+pub struct SuccessResponse {
+    pub success: bool,
 }

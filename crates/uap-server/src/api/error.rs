@@ -6,6 +6,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 use uap_domain::auth::LoginError;
+use uap_domain::pipeline::Block;
 use uap_domain::session::SessionError;
 use uap_ports::StoreError;
 
@@ -36,6 +37,16 @@ pub enum ApiError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// A middleware refused the login: its status (401/403/429), message and
+    /// Retry-After.
+    #[error("{}", .0.message)]
+    Blocked(Block),
+    /// 401 `{success: false, error: "MFA required", mfa_required: true, mfa_token}`.
+    #[error("MFA required")]
+    MfaRequired { mfa_token: String },
     /// 503: a dependency failed (logged with its cause).
     #[error("{what} is unavailable")]
     Unavailable { what: String },
@@ -97,6 +108,13 @@ impl From<LoginError> for ApiError {
             },
             LoginError::Overloaded => Self::Overloaded,
             LoginError::Session(session) => Self::session(&session, ErrorShape::Success),
+            LoginError::Blocked(block) => Self::Blocked(block),
+            LoginError::MfaRequired { mfa_token } => Self::MfaRequired { mfa_token },
+            LoginError::MfaFailed(message) => Self::Unauthorized { shape: ErrorShape::Success, message },
+            LoginError::Middleware(err) => {
+                tracing::error!(error = %err, "login pipeline dependency failed");
+                Self::Unavailable { what: err.what }
+            }
         }
     }
 }
@@ -105,8 +123,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidCredentials | Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials | Self::Unauthorized { .. } | Self::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Blocked(block) => StatusCode::from_u16(block.status).unwrap_or(StatusCode::FORBIDDEN),
             Self::Unavailable { .. } | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -120,7 +140,16 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthorized { .. }) {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let Self::Blocked(Block { retry_after: Some(seconds), .. }) = self {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         let body = match self {
+            Self::Blocked(Block { retry_after: Some(seconds), message, .. }) => {
+                json!({ "success": false, "error": message, "retry_after": seconds })
+            }
+            Self::MfaRequired { mfa_token } => {
+                json!({ "success": false, "error": "MFA required", "mfa_required": true, "mfa_token": mfa_token })
+            }
             Self::Unauthorized { shape: ErrorShape::Valid, .. } => json!({ "valid": false }),
             Self::Unauthorized { shape: ErrorShape::Plain, message } => json!({ "error": message }),
             Self::Unavailable { .. } | Self::Overloaded | Self::Internal | Self::NotFound(_) => {

@@ -1,10 +1,12 @@
 //! `POST /api/v1/auth/authenticate`.
 
-use actix_web::{HttpRequest, HttpResponse, post, web};
-use secrecy::SecretString;
-use uap_domain::auth::{Credentials, LoginRequest};
+use std::time::Instant;
 
-use crate::api::{ApiError, AuthenticateRequest, FailureResponse, SessionResponse, rfc3339};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
+use secrecy::SecretString;
+use uap_domain::auth::{Credentials, LoginRequest, LoginSuccess};
+
+use crate::api::{ApiError, AuthenticateRequest, FailureResponse, RateLimitedResponse, SessionResponse, rfc3339};
 use crate::handlers::client;
 use crate::state::AppState;
 
@@ -20,7 +22,9 @@ const MAX_DEVICE_ID: usize = 255;
     responses(
         (status = 200, description = "Logged in", body = SessionResponse),
         (status = 400, description = "Missing or over-long field", body = FailureResponse),
-        (status = 401, description = "Invalid credentials (unknown user, wrong password or inactive account alike)", body = FailureResponse),
+        (status = 401, description = "Invalid credentials (unknown user, wrong password or inactive account alike), or `MfaRequiredResponse` when a second factor is due", body = FailureResponse),
+        (status = 403, description = "Blocked by a middleware (CAPTCHA, IP rule, webhook)", body = FailureResponse),
+        (status = 429, description = "Rate-limited; `Retry-After` header", body = RateLimitedResponse),
         (status = 503, description = "Host data source unavailable or overloaded", body = FailureResponse),
     )
 )]
@@ -45,10 +49,20 @@ pub async fn authenticate(
         },
         device_id: body.device_id,
         metadata: body.metadata,
+        captcha_token: body.captcha_token,
+        mfa_code: body.mfa_code,
     };
-    let success = state.auth.authenticate(login, &client).await?;
+    let started = Instant::now();
+    let result = state.auth.authenticate(login, &client).await.map_err(ApiError::from);
+    let status = result.as_ref().map_or_else(|e| e.status_code().as_u16(), |_| 200);
+    state.metrics.record("password", status, started.elapsed().as_secs_f64());
+    Ok(logged_in(result?))
+}
+
+/// The 200 body of a completed login.
+pub(crate) fn logged_in(success: LoginSuccess) -> HttpResponse {
     let session = success.session;
-    Ok(HttpResponse::Ok().json(SessionResponse {
+    HttpResponse::Ok().json(SessionResponse {
         success: true,
         token: session.token,
         user_data: Some(session.user_data),
@@ -56,5 +70,5 @@ pub async fn authenticate(
         session_id: session.session_id,
         refresh_token: session.refresh_token,
         refresh_expires_at: session.refresh_expires_at.map(rfc3339),
-    }))
+    })
 }

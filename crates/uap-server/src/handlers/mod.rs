@@ -2,6 +2,7 @@
 
 pub mod authenticate;
 pub mod health;
+pub mod mfa;
 pub mod sessions;
 pub mod validate;
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
 mod bad_input;
+mod custom;
 mod flow;
 mod formats;
 mod support;

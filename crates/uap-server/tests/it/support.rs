@@ -127,11 +127,15 @@ pub fn settings(host_url: &str) -> Settings {
 }
 
 impl TestApp {
-    pub async fn spawn(mut settings: Settings) -> TestApp {
+    pub async fn spawn(settings: Settings) -> TestApp {
+        Self::spawn_with(settings, uap_server::pipeline::MiddlewareRegistry::default()).await
+    }
+
+    pub async fn spawn_with(mut settings: Settings, registry: uap_server::pipeline::MiddlewareRegistry) -> TestApp {
         let dir = std::env::temp_dir().join(format!("uap-it-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         settings.database_url = format!("sqlite://{}?mode=rwc", dir.join("uap.db").display()).into();
-        let app = Application::build(settings).await.expect("server starts");
+        let app = Application::build_with(settings, registry).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

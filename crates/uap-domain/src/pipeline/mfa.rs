@@ -1,0 +1,77 @@
+//! `mfa`: after a successful password check, users with an active TOTP
+//! factor — and users in `required_roles` — must give a code: in the same
+//! request (`mfa_code`) or through `POST /mfa/verify` with the `mfa_token`
+//! of the 401 "MFA required" answer.
+//!
+//! A user in `required_roles` without a factor yet is let in (and the login
+//! is logged) so they can enroll: there is no other way to reach the
+//! enrollment route, which needs a session.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::rate_limit::too_many;
+use super::{Block, Challenge, Decision, LoginAttempt, Middleware, MiddlewareError, VerifiedUser};
+use crate::auth::{MfaFlowError, MfaService};
+
+/// `required_roles`.
+#[derive(Debug, Clone, Default)]
+pub struct MfaPolicy {
+    pub required_roles: Vec<String>,
+}
+
+/// The `mfa` middleware.
+pub struct MfaMiddleware {
+    service: Arc<MfaService>,
+    policy: MfaPolicy,
+    clock: Arc<dyn uap_ports::Clock>,
+}
+
+impl MfaMiddleware {
+    /// The middleware over `service`.
+    #[must_use]
+    pub fn new(service: Arc<MfaService>, policy: MfaPolicy, clock: Arc<dyn uap_ports::Clock>) -> Self {
+        Self { service, policy, clock }
+    }
+
+    fn required_by_role(&self, user: &VerifiedUser) -> bool {
+        user.roles.iter().any(|role| self.policy.required_roles.iter().any(|r| r.eq_ignore_ascii_case(role)))
+    }
+}
+
+#[async_trait]
+impl Middleware for MfaMiddleware {
+    async fn post_authenticate(
+        &self,
+        attempt: &LoginAttempt,
+        user: &VerifiedUser,
+    ) -> Result<Decision, MiddlewareError> {
+        let enrolled =
+            self.service.is_enrolled(&user.user_id).await.map_err(|e| MiddlewareError::unavailable("MFA store", e))?;
+        if !enrolled {
+            if self.required_by_role(user) {
+                tracing::warn!(user_id = %user.user_id, "MFA required by role but no factor enrolled; login allowed to enroll");
+            }
+            return Ok(Decision::Continue);
+        }
+        let Some(code) = attempt.mfa_code.as_deref() else {
+            return Ok(Decision::Challenge(Challenge::Mfa));
+        };
+        match self.service.check_code(&user.user_id, code).await {
+            Ok(()) => Ok(Decision::Continue),
+            Err(MfaFlowError::RateLimited { retry_after }) => {
+                let now = self.clock.now();
+                let until = now + time::Duration::seconds(i64::try_from(retry_after).unwrap_or(i64::MAX));
+                Ok(Decision::Block(too_many(until, now, "mfa_rate_limited")))
+            }
+            Err(MfaFlowError::Unavailable(detail)) => Err(MiddlewareError::unavailable("MFA store", detail)),
+            Err(_) => Ok(Decision::Block(Block {
+                status: 401,
+                message: "Invalid MFA code".into(),
+                retry_after: None,
+                reason: "mfa_failed".into(),
+            })),
+        }
+    }
+}

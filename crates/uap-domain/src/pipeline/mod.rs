@@ -1,0 +1,149 @@
+//! The login pipeline: the ordered `middleware_stack` around the credential
+//! check (CONTRACT §4). `pre_authenticate` may block or challenge,
+//! `post_authenticate` runs after a successful credential check and may still
+//! block or demand a second factor, `on_failure` sees every refused login.
+//!
+//! The built-in middlewares live beside this file; an embedding program adds
+//! its own by implementing [`Middleware`] and registering it by name.
+
+mod captcha;
+mod ip_rules;
+mod mfa;
+mod orchestrator;
+mod rate_limit;
+mod webhook;
+
+use std::net::IpAddr;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub use captcha::{AfterFailures, CaptchaMiddleware};
+pub use ip_rules::IpRulesMiddleware;
+pub use mfa::{MfaMiddleware, MfaPolicy};
+pub use orchestrator::{NoObserver, Pipeline, PipelineEntry, RunObserver};
+pub use rate_limit::{
+    RateLimitMiddleware, rate_limit_key, rule as rate_limit_rule, seconds_until as rate_limit_seconds_until,
+};
+pub use webhook::WebhookMiddleware;
+
+/// What the pipeline knows of a login attempt. Never the password.
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    /// The identifier as submitted (trimmed).
+    pub identifier: String,
+    /// The client address (after `trusted_proxies`).
+    pub ip: Option<IpAddr>,
+    /// The client user agent.
+    pub user_agent: Option<String>,
+    /// `device_id` from the request.
+    pub device_id: Option<String>,
+    /// `metadata` from the request.
+    pub metadata: Option<Value>,
+    /// `captcha_token` from the request.
+    pub captcha_token: Option<String>,
+    /// `mfa_code` from the request (one-step MFA).
+    pub mfa_code: Option<String>,
+}
+
+/// The user a successful credential check found.
+#[derive(Debug, Clone)]
+pub struct VerifiedUser {
+    pub user_id: String,
+    pub roles: Vec<String>,
+    pub user_data: Value,
+}
+
+/// Why a credential check failed (the real reason, as audited).
+#[derive(Debug, Clone)]
+pub struct LoginFailure {
+    pub reason: String,
+    pub user_id: Option<String>,
+}
+
+/// A refusal decided by a middleware.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// 401, 403 or 429.
+    pub status: u16,
+    /// Shown to the client as `error`.
+    pub message: String,
+    /// Seconds, for 429 (`Retry-After`).
+    pub retry_after: Option<u64>,
+    /// The audit reason (`rate_limited`, `ip_denied`, `captcha_failed`, …).
+    pub reason: String,
+}
+
+impl Block {
+    /// A 403 with `message`.
+    #[must_use]
+    pub fn forbidden(message: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { status: 403, message: message.into(), retry_after: None, reason: reason.into() }
+    }
+}
+
+/// A second step the client must complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// A TOTP code (`POST /mfa/verify` with the `mfa_token`).
+    Mfa,
+}
+
+/// A middleware's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Go on.
+    Continue,
+    /// Refuse the login.
+    Block(Block),
+    /// Ask for more.
+    Challenge(Challenge),
+}
+
+/// A middleware that could not decide (its dependency failed). The pipeline
+/// fails closed: the login is refused with 503.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} is unavailable: {detail}")]
+pub struct MiddlewareError {
+    pub what: String,
+    pub detail: String,
+}
+
+impl MiddlewareError {
+    /// A failure of `what`.
+    pub fn unavailable(what: impl Into<String>, detail: impl std::fmt::Display) -> Self {
+        Self { what: what.into(), detail: detail.to_string() }
+    }
+}
+
+/// One step of the login pipeline. Every hook defaults to "nothing to do".
+#[async_trait]
+pub trait Middleware: Send + Sync + 'static {
+    /// Before the credential check: may block or challenge.
+    ///
+    /// # Errors
+    /// [`MiddlewareError`] when a dependency fails (the login gets 503).
+    async fn pre_authenticate(&self, _attempt: &LoginAttempt) -> Result<Decision, MiddlewareError> {
+        Ok(Decision::Continue)
+    }
+
+    /// After a successful credential check, before the session exists.
+    ///
+    /// # Errors
+    /// As [`Middleware::pre_authenticate`].
+    async fn post_authenticate(
+        &self,
+        _attempt: &LoginAttempt,
+        _user: &VerifiedUser,
+    ) -> Result<Decision, MiddlewareError> {
+        Ok(Decision::Continue)
+    }
+
+    /// After a refused login (wrong credentials or a block).
+    ///
+    /// # Errors
+    /// As [`Middleware::pre_authenticate`]; errors here are logged only.
+    async fn on_failure(&self, _attempt: &LoginAttempt, _failure: &LoginFailure) -> Result<(), MiddlewareError> {
+        Ok(())
+    }
+}
