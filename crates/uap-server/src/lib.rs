@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pipeline;
 pub mod pool;
+pub mod protected;
 pub mod settings;
 pub mod startup;
 pub mod state;

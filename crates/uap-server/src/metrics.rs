@@ -1,9 +1,10 @@
 //! Prometheus metrics (`GET /metrics`): the design document's names.
 
 use actix_web::{HttpResponse, get, web};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use uap_domain::pipeline::RunObserver;
 
+use crate::protected::ProtectionMetrics;
 use crate::state::AppState;
 
 /// The registry and the metrics UAP updates.
@@ -16,6 +17,8 @@ pub struct Metrics {
     pub duration: HistogramVec,
     /// `uap_middleware_execution_seconds{middleware_name}`.
     pub middleware: HistogramVec,
+    /// Host-database protection.
+    pub host: ProtectionMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -48,7 +51,21 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(middleware.clone()))?;
-        Ok(Self { registry, requests, duration, middleware })
+        let host = ProtectionMetrics {
+            in_flight: IntGauge::new("uap_database_connections_active", "Host-database lookups in flight")?,
+            rejections: IntCounterVec::new(
+                Opts::new("uap_host_directory_rejections_total", "Host lookups refused without querying"),
+                &["reason"],
+            )?,
+            circuit_open: IntGauge::new(
+                "uap_host_directory_circuit_open",
+                "1 while the host-database circuit is open",
+            )?,
+        };
+        registry.register(Box::new(host.in_flight.clone()))?;
+        registry.register(Box::new(host.rejections.clone()))?;
+        registry.register(Box::new(host.circuit_open.clone()))?;
+        Ok(Self { registry, requests, duration, middleware, host })
     }
 
     /// Counts one request of `method` answered with `status`, taking `seconds`.

@@ -27,6 +27,7 @@ use crate::http;
 use crate::metrics::Metrics;
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::pool::HashPool;
+use crate::protected::{ProtectedDirectory, Protection};
 use crate::state::AppState;
 
 /// Audit events (and middleware runs) that may wait for the writer before
@@ -159,7 +160,12 @@ impl Application {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let tokens = token_service(&settings)?;
         let internal_db = Arc::new(connect_internal_db(&settings, settings.auto_migrate).await?);
-        let directory = Arc::new(connect_host_directory(&settings).await?);
+        let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
+        let directory = Arc::new(ProtectedDirectory::new(
+            Arc::new(connect_host_directory(&settings).await?),
+            Protection::default(),
+            metrics.host.clone(),
+        ));
 
         type Stores = (Arc<dyn SessionStore>, Arc<dyn RateLimitStore>, Arc<dyn MfaFactorStore>);
         let (store, rate_limits, mfa_factors): Stores = match settings.session_store {
@@ -182,7 +188,6 @@ impl Application {
         let (runs_queue, runs_writer) =
             batch_queue::start(Arc::new(Runs(Arc::new(internal_db.middleware_log_sink()))), AUDIT_QUEUE_CAPACITY);
         let recorder = AuditRecorder::new(Arc::new(audit_queue), Arc::clone(&clock));
-        let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let (entries, mfa) = pipeline::build(&Wiring {
             settings: &settings,
             rate_limits: Arc::clone(&rate_limits),

@@ -1,0 +1,325 @@
+//! Protection of the host database: a concurrency cap (a slow host database
+//! cannot pile up thousands of waiting logins), a circuit breaker (after
+//! repeated failures, fail fast for a while instead of waiting on timeouts),
+//! and single-flight de-duplication (concurrent lookups of the same
+//! identifier share one query). Wraps any [`UserDirectory`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use prometheus::{IntCounterVec, IntGauge};
+use tokio::sync::{OnceCell, Semaphore};
+use uap_ports::{HostUser, PasswordUpdate, StoreError, UserDirectory, UserQuery};
+
+/// The limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Protection {
+    /// Lookups in flight at once; more wait.
+    pub max_in_flight: usize,
+    /// How long a lookup may wait for a slot before 503.
+    pub max_wait: Duration,
+    /// Consecutive failures that open the circuit.
+    pub failure_threshold: u32,
+    /// How long the circuit stays open before one trial request.
+    pub open_for: Duration,
+}
+
+impl Default for Protection {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 32,
+            max_wait: Duration::from_secs(2),
+            failure_threshold: 5,
+            open_for: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Metrics of the protection.
+#[derive(Clone)]
+pub struct ProtectionMetrics {
+    /// `uap_database_connections_active`: host lookups in flight.
+    pub in_flight: IntGauge,
+    /// `uap_host_directory_rejections_total{reason}` (`overloaded`, `circuit_open`).
+    pub rejections: IntCounterVec,
+    /// `uap_host_directory_circuit_open` (0/1).
+    pub circuit_open: IntGauge,
+}
+
+type Flight = Arc<OnceCell<Result<Option<HostUser>, String>>>;
+
+/// A [`UserDirectory`] behind a cap, a breaker and single-flight.
+pub struct ProtectedDirectory {
+    inner: Arc<dyn UserDirectory>,
+    limits: Protection,
+    slots: Semaphore,
+    failures: AtomicU32,
+    /// When the circuit opened (ms since `epoch`), 0 = closed.
+    opened_at_ms: AtomicU64,
+    epoch: Instant,
+    flights: Mutex<HashMap<String, Flight>>,
+    metrics: ProtectionMetrics,
+}
+
+impl ProtectedDirectory {
+    /// Wraps `inner`.
+    #[must_use]
+    pub fn new(inner: Arc<dyn UserDirectory>, limits: Protection, metrics: ProtectionMetrics) -> Self {
+        Self {
+            inner,
+            slots: Semaphore::new(limits.max_in_flight.max(1)),
+            limits,
+            failures: AtomicU32::new(0),
+            opened_at_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            flights: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Refuses while the circuit is open; lets one trial through when the
+    /// open period has passed (half-open).
+    fn admit(&self) -> Result<(), StoreError> {
+        let opened = self.opened_at_ms.load(Ordering::Acquire);
+        if opened == 0 {
+            return Ok(());
+        }
+        let open_ms = u64::try_from(self.limits.open_for.as_millis()).unwrap_or(u64::MAX);
+        let now = self.now_ms();
+        if now.saturating_sub(opened) >= open_ms
+            && self.opened_at_ms.compare_exchange(opened, now, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        {
+            // This caller is the trial; others keep failing fast until it reports.
+            return Ok(());
+        }
+        self.metrics.rejections.with_label_values(&["circuit_open"]).inc();
+        Err(StoreError::Unavailable { what: "host database (circuit open after repeated failures)", source: None })
+    }
+
+    fn report<T>(&self, result: &Result<T, StoreError>) {
+        match result {
+            Err(StoreError::Unavailable { .. }) => {
+                let failures = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
+                if failures >= self.limits.failure_threshold {
+                    let now = self.now_ms();
+                    if self.opened_at_ms.swap(now, Ordering::AcqRel) == 0 {
+                        tracing::error!(failures, "host database failing: circuit opened");
+                    }
+                    self.metrics.circuit_open.set(1);
+                }
+            }
+            _ => {
+                self.failures.store(0, Ordering::Release);
+                if self.opened_at_ms.swap(0, Ordering::AcqRel) != 0 {
+                    tracing::info!("host database answers again: circuit closed");
+                    self.metrics.circuit_open.set(0);
+                }
+            }
+        }
+    }
+
+    async fn guarded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        self.admit()?;
+        let permit = match tokio::time::timeout(self.limits.max_wait, self.slots.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                self.metrics.rejections.with_label_values(&["overloaded"]).inc();
+                return Err(StoreError::Unavailable { what: "host database (too many lookups waiting)", source: None });
+            }
+        };
+        self.metrics.in_flight.inc();
+        let result = call.await;
+        self.metrics.in_flight.dec();
+        drop(permit);
+        self.report(&result);
+        result
+    }
+
+    fn flight(&self, key: &str) -> (Flight, bool) {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        match flights.get(key) {
+            Some(flight) => (Arc::clone(flight), false),
+            None => {
+                let flight: Flight = Arc::new(OnceCell::new());
+                flights.insert(key.to_owned(), Arc::clone(&flight));
+                (flight, true)
+            }
+        }
+    }
+}
+
+/// Removes a flight from the table when dropped.
+struct Forget<'a> {
+    flights: &'a Mutex<HashMap<String, Flight>>,
+    key: String,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.flights.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.key);
+    }
+}
+
+fn flight_key(query: &UserQuery) -> String {
+    format!("{}\u{0}{}\u{0}{}", query.case_insensitive, query.fields.join("\u{0}"), query.value)
+}
+
+#[async_trait]
+impl UserDirectory for ProtectedDirectory {
+    async fn find_user(&self, query: &UserQuery) -> Result<Option<HostUser>, StoreError> {
+        let key = flight_key(query);
+        let (flight, leader) = self.flight(&key);
+        // The leader forgets the flight when it ends, even if its request is
+        // cancelled, so a result is never served past its own query.
+        let _forget = leader.then(|| Forget { flights: &self.flights, key: key.clone() });
+        let result = flight
+            .get_or_init(|| async { self.guarded(self.inner.find_user(query)).await.map_err(|e| e.to_string()) })
+            .await
+            .clone();
+        result.map_err(|detail| StoreError::Unavailable { what: "host database", source: Some(detail.into()) })
+    }
+
+    async fn update_password_hash(&self, user_id: &str, old: &str, new: &str) -> Result<PasswordUpdate, StoreError> {
+        self.guarded(self.inner.update_password_hash(user_id, old, new)).await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        let result = self.inner.health().await;
+        self.report(&result);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use prometheus::Opts;
+
+    use super::*;
+
+    /// Counts lookups; fails while `down`; each lookup waits for `gate`.
+    struct Slow {
+        calls: AtomicUsize,
+        down: std::sync::atomic::AtomicBool,
+        gate: tokio::sync::Notify,
+    }
+
+    #[async_trait]
+    impl UserDirectory for Slow {
+        async fn find_user(&self, _query: &UserQuery) -> Result<Option<HostUser>, StoreError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.gate.notified().await;
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable { what: "host database", source: None });
+            }
+            Ok(None)
+        }
+        async fn update_password_hash(&self, _: &str, _: &str, _: &str) -> Result<PasswordUpdate, StoreError> {
+            Ok(PasswordUpdate::Unsupported)
+        }
+        async fn health(&self) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    fn metrics() -> ProtectionMetrics {
+        ProtectionMetrics {
+            in_flight: IntGauge::new("g", "g").unwrap(),
+            rejections: IntCounterVec::new(Opts::new("r", "r"), &["reason"]).unwrap(),
+            circuit_open: IntGauge::new("c", "c").unwrap(),
+        }
+    }
+
+    fn query(value: &str) -> UserQuery {
+        UserQuery { value: value.into(), fields: vec!["username".into()], case_insensitive: false }
+    }
+
+    fn slow() -> Arc<Slow> {
+        Arc::new(Slow { calls: AtomicUsize::new(0), down: false.into(), gate: tokio::sync::Notify::new() })
+    }
+
+    #[tokio::test]
+    async fn same_identifier_shares_one_lookup() {
+        let inner = slow();
+        let dir = Arc::new(ProtectedDirectory::new(inner.clone(), Protection::default(), metrics()));
+        let lookups: Vec<_> = (0..10)
+            .map(|_| {
+                let dir = Arc::clone(&dir);
+                tokio::spawn(async move { dir.find_user(&query("ann")).await })
+            })
+            .collect();
+        while inner.calls.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        inner.gate.notify_one();
+        for lookup in lookups {
+            assert_eq!(lookup.await.unwrap().unwrap(), None);
+        }
+        assert_eq!(inner.calls.load(Ordering::SeqCst), 1);
+        assert!(dir.flights.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn cap_sheds_and_breaker_opens_then_closes() {
+        let inner = slow();
+        let limits = Protection {
+            max_in_flight: 1,
+            max_wait: Duration::from_millis(50),
+            failure_threshold: 2,
+            open_for: Duration::from_millis(100),
+        };
+        let dir = Arc::new(ProtectedDirectory::new(inner.clone(), limits, metrics()));
+        let first = {
+            let dir = Arc::clone(&dir);
+            tokio::spawn(async move { dir.find_user(&query("a")).await })
+        };
+        while inner.calls.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let shed = dir.find_user(&query("b")).await;
+        assert!(matches!(shed, Err(StoreError::Unavailable { .. })), "over the cap");
+        inner.down.store(true, Ordering::SeqCst);
+        inner.gate.notify_one();
+        assert!(first.await.unwrap().is_err());
+        // One more failure opens the circuit.
+        let second = {
+            let dir = Arc::clone(&dir);
+            tokio::spawn(async move { dir.find_user(&query("c")).await })
+        };
+        while inner.calls.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+        inner.gate.notify_one();
+        assert!(second.await.unwrap().is_err());
+        let calls = inner.calls.load(Ordering::SeqCst);
+        assert!(dir.find_user(&query("d")).await.is_err());
+        assert_eq!(inner.calls.load(Ordering::SeqCst), calls, "open circuit: no query sent");
+        // After the open period a trial goes through and, succeeding, closes it.
+        inner.down.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        let trial = {
+            let dir = Arc::clone(&dir);
+            tokio::spawn(async move { dir.find_user(&query("e")).await })
+        };
+        while inner.calls.load(Ordering::SeqCst) == calls {
+            tokio::task::yield_now().await;
+        }
+        inner.gate.notify_one();
+        assert_eq!(trial.await.unwrap().unwrap(), None);
+        assert_eq!(dir.opened_at_ms.load(Ordering::SeqCst), 0);
+    }
+}
