@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod pipeline;
 pub mod pool;
 pub mod protected;
+pub mod session_cache;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -28,6 +28,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::pool::HashPool;
 use crate::protected::{ProtectedDirectory, Protection};
+use crate::session_cache::CachedSessionStore;
 use crate::state::AppState;
 
 /// Audit events (and middleware runs) that may wait for the writer before
@@ -175,7 +176,7 @@ impl Application {
                 Arc::new(MemoryMfaFactorStore::new()),
             ),
             SessionStoreKind::Auto | SessionStoreKind::Database => (
-                Arc::new(internal_db.session_store()),
+                cached(Arc::new(internal_db.session_store()), &settings).await?,
                 Arc::new(internal_db.rate_limit_store()),
                 Arc::new(internal_db.mfa_store()),
             ),
@@ -284,6 +285,16 @@ impl Application {
         tracing::info!(records_written = written, "UAP stopped");
         served
     }
+}
+
+/// The `database` store behind the read cache (unless `session_cache_ttl_ms = 0`).
+async fn cached(store: Arc<dyn SessionStore>, settings: &Settings) -> Result<Arc<dyn SessionStore>, StartupError> {
+    if settings.session_cache_ttl_ms == 0 {
+        return Ok(store);
+    }
+    let ttl = Duration::from_millis(settings.session_cache_ttl_ms);
+    let cached = CachedSessionStore::new(store, ttl, None).await.map_err(StartupError::InternalDb)?;
+    Ok(Arc::new(cached))
 }
 
 async fn purge_loop(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) {

@@ -218,6 +218,11 @@ pub struct Settings {
     pub redis_url: Option<SecretString>,
     /// [auto]
     pub session_store: SessionStoreKind,
+    /// ["uap:"] prefix of every Redis key.
+    pub redis_key_prefix: String,
+    /// [1000] how long this instance trusts a cached session record of the
+    /// `database` store (0 = no cache).
+    pub session_cache_ttl_ms: u64,
 
     /// [true] brute-force protection even when no `rate_limit` entry is listed.
     pub rate_limit_enabled: bool,
@@ -303,6 +308,8 @@ impl Default for Settings {
             auto_migrate: true,
             redis_url: None,
             session_store: SessionStoreKind::default(),
+            redis_key_prefix: "uap:".into(),
+            session_cache_ttl_ms: 1000,
             rate_limit_enabled: true,
             max_attempts: 5,
             rate_limit_window: 300,

@@ -1,0 +1,253 @@
+//! An in-process read cache in front of the SQL session store, so validate
+//! (the hot path) is a signature check plus a map lookup. Every write through
+//! this instance updates or drops the cached record at once (a logout takes
+//! effect immediately here); other instances' writes arrive over the event bus
+//! when there is one (Redis), and in any case a cached record is trusted for
+//! at most `ttl` — the bound on staleness across instances without a bus.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uap_ports::{BusEvent, EventBus, RotateOutcome, SessionRecord, SessionState, SessionStore, StoreError};
+
+/// Records kept at most; past it the cache starts over (cheap, rare).
+const MAX_ENTRIES: usize = 200_000;
+
+struct Entry {
+    record: SessionRecord,
+    cached_at: Instant,
+}
+
+/// The cached map, shared with the bus subscription. `generation` moves on
+/// every invalidation, so a read that raced with one does not put a stale
+/// record back.
+#[derive(Default)]
+struct Cache {
+    entries: RwLock<HashMap<String, Entry>>,
+    generation: AtomicU64,
+}
+
+impl Cache {
+    fn get(&self, id: &str, ttl: Duration) -> Option<SessionRecord> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries.get(id).filter(|e| e.cached_at.elapsed() < ttl).map(|e| e.record.clone())
+    }
+
+    fn put(&self, record: SessionRecord) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(record.session_id.clone(), Entry { record, cached_at: Instant::now() });
+    }
+
+    fn drop_where(&self, predicate: impl Fn(&SessionRecord) -> bool) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|_, e| !predicate(&e.record));
+    }
+
+    /// Caches `record` read at `generation`, unless an invalidation came since.
+    fn put_if_current(&self, record: SessionRecord, generation: u64) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(record.session_id.clone(), Entry { record, cached_at: Instant::now() });
+    }
+
+    fn apply(&self, event: &BusEvent) {
+        match event {
+            BusEvent::SessionEnded { session_id, .. } => self.drop_where(|r| &r.session_id == session_id),
+            BusEvent::UserSessionsEnded { user_id, .. } => self.drop_where(|r| &r.user_id == user_id),
+            BusEvent::ConfigChanged { .. } | BusEvent::KeysRotated { .. } => {}
+        }
+    }
+}
+
+/// [`SessionStore`] decorator with a read cache.
+pub struct CachedSessionStore {
+    inner: Arc<dyn SessionStore>,
+    cache: Arc<Cache>,
+    ttl: Duration,
+    bus: Option<Arc<dyn EventBus>>,
+}
+
+impl CachedSessionStore {
+    /// Caches `inner`'s records for up to `ttl`; with a `bus`, writes are
+    /// announced to (and invalidated from) other instances.
+    ///
+    /// # Errors
+    /// When the bus subscription cannot be made.
+    pub async fn new(
+        inner: Arc<dyn SessionStore>,
+        ttl: Duration,
+        bus: Option<Arc<dyn EventBus>>,
+    ) -> Result<Self, StoreError> {
+        let cache = Arc::new(Cache::default());
+        if let Some(bus) = &bus {
+            let subscriber = Arc::clone(&cache);
+            bus.subscribe(Arc::new(move |event| subscriber.apply(&event))).await?;
+        }
+        Ok(Self { inner, cache, ttl, bus })
+    }
+
+    async fn announce(&self, event: BusEvent) {
+        if let Some(bus) = &self.bus
+            && let Err(err) = bus.publish(&event).await
+        {
+            tracing::warn!(error = %err, "could not announce a session change; other instances see it within the cache TTL");
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for CachedSessionStore {
+    async fn create(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        self.inner.create(record).await?;
+        self.cache.put(record.clone());
+        Ok(())
+    }
+
+    async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        if let Some(record) = self.cache.get(session_id, self.ttl) {
+            return Ok(Some(record));
+        }
+        let generation = self.cache.generation.load(Ordering::Acquire);
+        let record = self.inner.get(session_id).await?;
+        if let Some(record) = &record
+            && record.state == SessionState::Active
+        {
+            self.cache.put_if_current(record.clone(), generation);
+        }
+        Ok(record)
+    }
+
+    async fn touch(&self, session_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        self.inner.touch(session_id, at).await?;
+        self.cache.drop_where(|r| r.session_id == session_id);
+        Ok(())
+    }
+
+    async fn delete(&self, session_id: &str) -> Result<bool, StoreError> {
+        let existed = self.inner.delete(session_id).await?;
+        let user_id = {
+            let entries = self.cache.entries.read().unwrap_or_else(PoisonError::into_inner);
+            entries.get(session_id).map(|e| e.record.user_id.clone())
+        };
+        self.cache.drop_where(|r| r.session_id == session_id);
+        self.announce(BusEvent::SessionEnded {
+            session_id: session_id.to_owned(),
+            user_id: user_id.unwrap_or_default(),
+        })
+        .await;
+        Ok(existed)
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
+        let ended = self.inner.delete_user_sessions(user_id, keep).await?;
+        self.cache.drop_where(|r| r.user_id == user_id && Some(r.session_id.as_str()) != keep);
+        if ended > 0 {
+            // Other instances drop every cached session of the user; the kept
+            // one is simply read again from the store.
+            self.announce(BusEvent::UserSessionsEnded {
+                user_id: user_id.to_owned(),
+                before: OffsetDateTime::UNIX_EPOCH,
+            })
+            .await;
+        }
+        Ok(ended)
+    }
+
+    async fn delete_family(&self, family_id: &str) -> Result<u64, StoreError> {
+        let ended = self.inner.delete_family(family_id).await?;
+        let users: Vec<String> = {
+            let entries = self.cache.entries.read().unwrap_or_else(PoisonError::into_inner);
+            entries.values().filter(|e| e.record.family_id == family_id).map(|e| e.record.user_id.clone()).collect()
+        };
+        self.cache.drop_where(|r| r.family_id == family_id);
+        for user_id in users {
+            self.announce(BusEvent::UserSessionsEnded { user_id, before: OffsetDateTime::UNIX_EPOCH }).await;
+        }
+        Ok(ended)
+    }
+
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        self.inner.list_user_sessions(user_id).await
+    }
+
+    async fn rotate(
+        &self,
+        old_id: &str,
+        successor: &SessionRecord,
+        at: OffsetDateTime,
+    ) -> Result<RotateOutcome, StoreError> {
+        let outcome = self.inner.rotate(old_id, successor, at).await?;
+        self.cache.drop_where(|r| r.session_id == old_id);
+        if outcome == RotateOutcome::Rotated {
+            self.cache.put(successor.clone());
+            self.announce(BusEvent::SessionEnded { session_id: old_id.to_owned(), user_id: successor.user_id.clone() })
+                .await;
+        }
+        Ok(outcome)
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.cache.drop_where(|r| r.retain_until() < now);
+        self.inner.purge_expired(now).await
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.inner.health().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+    use uap_domain::memory::MemorySessionStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn meets_the_session_store_contract() {
+        let inner: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new());
+        let cached = CachedSessionStore::new(inner, Duration::from_secs(60), None).await.unwrap();
+        uap_ports::contract::session_store::run_all(&cached, datetime!(2026-01-01 00:00 UTC)).await;
+    }
+
+    #[tokio::test]
+    async fn writes_through_this_instance_are_seen_at_once() {
+        let inner: Arc<dyn SessionStore> = Arc::new(MemorySessionStore::new());
+        let cached = CachedSessionStore::new(Arc::clone(&inner), Duration::from_secs(60), None).await.unwrap();
+        let now = datetime!(2026-01-01 00:00 UTC);
+        let record = SessionRecord {
+            session_id: "s1".into(),
+            user_id: "u1".into(),
+            device_id: None,
+            created_at: now,
+            expires_at: now + time::Duration::hours(1),
+            last_activity: now,
+            ip_address: None,
+            user_agent: None,
+            user_data: serde_json::json!({}),
+            family_id: "s1".into(),
+            refresh_expires_at: None,
+            state: SessionState::Active,
+        };
+        cached.create(&record).await.unwrap();
+        assert!(cached.get("s1").await.unwrap().is_some());
+        assert!(cached.delete("s1").await.unwrap());
+        assert_eq!(cached.get("s1").await.unwrap(), None);
+        cached.create(&record).await.unwrap();
+        assert_eq!(cached.delete_user_sessions("u1", None).await.unwrap(), 1);
+        assert_eq!(cached.get("s1").await.unwrap(), None);
+    }
+}
