@@ -209,6 +209,16 @@ pub(crate) async fn connect(
         if own_sqlite && !in_memory { o.create_if_missing(true).journal_mode(SqliteJournalMode::Wal) } else { o }
     });
 
+    if own_sqlite && !in_memory {
+        // Switching a file to WAL needs an exclusive lock and does not wait on
+        // the busy timeout: done by several pool connections opening at once
+        // under load, it fails now and then with "database is locked". Switch
+        // it once, alone; later connections find it in WAL already (a no-op).
+        let mut first = opt.clone();
+        first.max_connections(1).min_connections(1);
+        let single = Database::connect(first).await.map_err(|err| connect_error(key, what, &url, &err))?;
+        let _ = single.close().await;
+    }
     let conn = Database::connect(opt).await.map_err(|err| connect_error(key, what, &url, &err))?;
     Ok(Connected { conn, backend })
 }
