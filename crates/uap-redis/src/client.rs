@@ -1,0 +1,248 @@
+//! [`Redis`]: the connected client pool, its connection policy, and the
+//! command helpers the stores share (fail-fast options, bounded waits,
+//! cached Lua scripts).
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fred::clients::WithOptions;
+use fred::prelude::{
+    Builder, Client, ClientLike, ConnectionConfig, Options, PerformanceConfig, Pool, ReconnectPolicy, Value,
+};
+use fred::types::config::UnresponsiveConfig;
+use fred::types::{ClusterHash, CustomCommand};
+use sha1::{Digest, Sha1};
+use uap_ports::StoreError;
+
+use crate::config::{RedisConfig, check_prefix, fred_config, redact};
+use crate::error::{WHAT, map_err};
+use crate::events::RedisEventBus;
+use crate::keys::Keys;
+use crate::rate_limit::RedisRateLimitStore;
+use crate::sessions::RedisSessionStore;
+
+/// Connections per pool; each multiplexes many concurrent commands.
+const POOL_SIZE: usize = 4;
+/// Reconnect backoff: 100 ms doubling up to 1 s, forever.
+const RECONNECT_MIN_MS: u32 = 100;
+const RECONNECT_MAX_MS: u32 = 1_000;
+/// Slack on top of the command timeout before this crate gives up on its own.
+const SLACK: Duration = Duration::from_millis(500);
+
+/// A Redis deployment (standalone, Sentinel or Cluster) shared by this
+/// process's stores and event bus: a pool of connections that reconnect by
+/// themselves. Cheap to clone; the connections close when the last clone is
+/// dropped.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    /// What the event bus builds its subscriber connections from.
+    builder: Builder,
+    keys: Keys,
+    options: Options,
+    timeout: Duration,
+    clustered: bool,
+    url: String,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let (pool, wait) = (self.pool.clone(), self.timeout);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(wait, pool.quit()).await;
+            });
+        }
+    }
+}
+
+impl fmt::Debug for Redis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redis")
+            .field("url", &redact(&self.inner.url))
+            .field("keys", &self.inner.keys)
+            .field("clustered", &self.inner.clustered)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Lua script, sent by hash and, when the server lacks it, in full.
+pub(crate) struct Script {
+    lua: &'static str,
+    sha: String,
+}
+
+impl Script {
+    pub(crate) fn new(lua: &'static str) -> Self {
+        let sha = Sha1::digest(lua.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        Self { lua, sha }
+    }
+}
+
+impl Redis {
+    /// Connects to the deployment `config.url` names and waits until every
+    /// pooled connection is up.
+    ///
+    /// # Errors
+    /// [`StoreError::Misconfigured`] for a bad URL or key prefix, or
+    /// credentials Redis refuses; [`StoreError::Unavailable`] when Redis
+    /// cannot be reached within about twice `config.timeout`.
+    pub async fn connect(config: RedisConfig) -> Result<Self, StoreError> {
+        check_prefix(&config.key_prefix)?;
+        let mut fred = fred_config(&config.url)?;
+        // Report a failed first connection instead of retrying it forever.
+        fred.fail_fast = true;
+        let clustered = fred.server.is_clustered();
+        let timeout = config.timeout.max(Duration::from_millis(1));
+        let mut builder = Builder::from_config(fred);
+        builder
+            .set_policy(ReconnectPolicy::new_exponential(0, RECONNECT_MIN_MS, RECONNECT_MAX_MS, 2))
+            .set_performance_config(PerformanceConfig { default_command_timeout: timeout, ..Default::default() })
+            .set_connection_config(ConnectionConfig {
+                connection_timeout: timeout,
+                internal_command_timeout: timeout,
+                // A command is written once: a script re-sent after a
+                // reconnect could count an attempt twice.
+                max_command_attempts: 1,
+                // Bounded queue: beyond it a command fails (Backpressure).
+                max_command_buffer_len: 10_000,
+                unresponsive: UnresponsiveConfig { max_timeout: Some(timeout * 2), interval: timeout / 2 },
+                ..Default::default()
+            });
+        let pool = builder.build_pool(POOL_SIZE).map_err(|e| map_err(&e))?;
+        let started = tokio::time::timeout(timeout * 2 + SLACK, pool.init()).await;
+        let failure = match started {
+            Ok(Ok(_driver)) => None,
+            Ok(Err(e)) => Some(map_err(&e)),
+            Err(_) => Some(StoreError::Unavailable { what: WHAT, source: None }),
+        };
+        if let Some(err) = failure {
+            let _ = tokio::time::timeout(timeout, pool.quit()).await;
+            tracing::warn!(url = %redact(&config.url), error = %err, "redis connect failed");
+            return Err(err);
+        }
+        let options = Options { timeout: Some(timeout), fail_fast: true, max_attempts: Some(1), ..Default::default() };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                builder,
+                keys: Keys::new(&config.key_prefix),
+                options,
+                timeout,
+                clustered,
+                url: config.url,
+            }),
+        })
+    }
+
+    /// Whether Redis answers (`PING`).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        let pong: String = self.run(self.cmd().ping(None)).await?;
+        if pong.eq_ignore_ascii_case("PONG") {
+            Ok(())
+        } else {
+            Err(crate::error::malformed(format!("PING answered {pong:?}")))
+        }
+    }
+
+    /// The session store on this deployment.
+    #[must_use]
+    pub fn session_store(&self) -> RedisSessionStore {
+        RedisSessionStore::new(self.clone())
+    }
+
+    /// The rate-limit store on this deployment.
+    #[must_use]
+    pub fn rate_limit_store(&self) -> RedisRateLimitStore {
+        RedisRateLimitStore::new(self.clone())
+    }
+
+    /// The event bus on this deployment's channel `<prefix>events`.
+    #[must_use]
+    pub fn event_bus(&self) -> RedisEventBus {
+        RedisEventBus::new(self.clone())
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.inner.keys
+    }
+
+    pub(crate) fn clustered(&self) -> bool {
+        self.inner.clustered
+    }
+
+    pub(crate) fn builder(&self) -> &Builder {
+        &self.inner.builder
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// A connected client of the pool, with the fail-fast options.
+    pub(crate) fn cmd(&self) -> WithOptions<Client> {
+        self.inner.pool.next_connected().with_options(&self.inner.options)
+    }
+
+    /// A client of the pool, for commands without options (`SCAN`).
+    pub(crate) fn client(&self) -> &Client {
+        self.inner.pool.next_connected()
+    }
+
+    /// Awaits a command with this crate's own deadline on top of fred's.
+    pub(crate) async fn run<T>(
+        &self,
+        command: impl Future<Output = Result<T, fred::error::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.inner.timeout + SLACK, command).await {
+            Ok(result) => result.map_err(|e| map_err(&e)),
+            Err(_) => Err(StoreError::Unavailable { what: WHAT, source: None }),
+        }
+    }
+
+    /// Runs `script` (by hash; in full when the server lost it, e.g. after a
+    /// restart). All `keys` must share one hash slot.
+    pub(crate) async fn eval(
+        &self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Value, StoreError> {
+        let by_hash = self.script_command("EVALSHA", &script.sha, &keys, &args);
+        match tokio::time::timeout(self.inner.timeout + SLACK, by_hash).await {
+            Ok(Err(e)) if e.details().starts_with("NOSCRIPT") => {
+                self.run(self.script_command("EVAL", script.lua, &keys, &args)).await
+            }
+            Ok(result) => result.map_err(|e| map_err(&e)),
+            Err(_) => Err(StoreError::Unavailable { what: WHAT, source: None }),
+        }
+    }
+
+    /// `EVAL`/`EVALSHA` as a custom command: fred's `LuaInterface` ignores
+    /// per-command options (fail fast, timeout), custom commands honour them.
+    async fn script_command(
+        &self,
+        name: &'static str,
+        body: &str,
+        keys: &[String],
+        args: &[String],
+    ) -> Result<Value, fred::error::Error> {
+        let slot = keys.first().map(|key| fred::util::redis_keyslot(key.as_bytes()));
+        let command = CustomCommand::new_static(name, ClusterHash::from(slot), false);
+        let mut values: Vec<Value> = Vec::with_capacity(2 + keys.len() + args.len());
+        values.push(body.into());
+        values.push(Value::Integer(i64::try_from(keys.len()).unwrap_or(i64::MAX)));
+        values.extend(keys.iter().map(|k| Value::from(k.as_str())));
+        values.extend(args.iter().map(|a| Value::from(a.as_str())));
+        self.cmd().custom(command, values).await
+    }
+}

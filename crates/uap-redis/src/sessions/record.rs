@@ -1,0 +1,194 @@
+//! A [`SessionRecord`] as a Redis hash: one field per column, times as Unix
+//! microseconds, `user_data` as JSON, absent optional fields left out.
+
+use std::collections::HashMap;
+
+use fred::prelude::Value;
+use time::OffsetDateTime;
+use uap_ports::{SessionRecord, SessionState, StoreError};
+
+use crate::error::malformed;
+
+/// Extra life of a record (and its pointers) after its `retain_until()`:
+/// room for clock skew between UAP and Redis.
+pub(crate) const GRACE_MS: i64 = 5 * 60 * 1000;
+/// Lua numbers are doubles: instants beyond ±2^53 µs are clamped.
+const MAX_MICROS: i64 = 1 << 53;
+
+/// `t` in whole Unix microseconds (truncated, as the SQL stores keep it),
+/// clamped to what a Lua number holds exactly.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    let us = t.unix_timestamp_nanos().div_euclid(1_000);
+    i64::try_from(us).unwrap_or(if us < 0 { -MAX_MICROS } else { MAX_MICROS }).clamp(-MAX_MICROS, MAX_MICROS)
+}
+
+pub(crate) fn instant(field: &str, text: &str) -> Result<OffsetDateTime, StoreError> {
+    text.parse::<i64>()
+        .ok()
+        .and_then(|us| OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).ok())
+        .ok_or_else(|| malformed(format!("session field {field} is not a time: {text:?}")))
+}
+
+/// The Redis expiry (Unix ms) of a record: its `retain_until()` plus the grace.
+pub(crate) fn expire_at_ms(record: &SessionRecord) -> i64 {
+    (micros(record.retain_until()).div_euclid(1_000) + 1 + GRACE_MS).max(1)
+}
+
+/// The index score of a record: its `retain_until()` in µs.
+pub(crate) fn score(record: &SessionRecord) -> String {
+    micros(record.retain_until()).to_string()
+}
+
+/// The field/value pairs of `record`.
+pub(crate) fn encode(record: &SessionRecord) -> Vec<String> {
+    let mut fields = Vec::with_capacity(28);
+    let mut put = |name: &str, value: String| {
+        fields.push(name.to_owned());
+        fields.push(value);
+    };
+    put("id", record.session_id.clone());
+    put("user", record.user_id.clone());
+    put("family", record.family_id.clone());
+    put("created", micros(record.created_at).to_string());
+    put("expires", micros(record.expires_at).to_string());
+    put("last", micros(record.last_activity).to_string());
+    put("data", record.user_data.to_string());
+    if let Some(device) = &record.device_id {
+        put("device", device.clone());
+    }
+    if let Some(ip) = &record.ip_address {
+        put("ip", ip.clone());
+    }
+    if let Some(agent) = &record.user_agent {
+        put("agent", agent.clone());
+    }
+    if let Some(refresh) = record.refresh_expires_at {
+        put("refresh", micros(refresh).to_string());
+    }
+    match &record.state {
+        SessionState::Active => put("state", "active".to_owned()),
+        SessionState::Rotated { successor_id, at } => {
+            put("state", "rotated".to_owned());
+            put("successor", successor_id.clone());
+            put("rotated_at", micros(*at).to_string());
+        }
+    }
+    fields
+}
+
+/// A reply value as text.
+pub(crate) fn text(value: Value) -> Result<String, StoreError> {
+    match value {
+        Value::String(s) => Ok(s.to_string()),
+        Value::Bytes(b) => String::from_utf8(b.to_vec()).map_err(|_| malformed("a session field is not UTF-8")),
+        Value::Integer(i) => Ok(i.to_string()),
+        other => Err(malformed(format!("expected text, got {:?}", other.kind()))),
+    }
+}
+
+/// A reply value as a list.
+pub(crate) fn array(value: Value) -> Result<Vec<Value>, StoreError> {
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::Null => Ok(Vec::new()),
+        other => Err(malformed(format!("expected an array, got {:?}", other.kind()))),
+    }
+}
+
+/// A record from an `HGETALL` reply (a flat array or a map); `None` when
+/// the hash is empty (no such record).
+pub(crate) fn decode(value: Value) -> Result<Option<SessionRecord>, StoreError> {
+    let mut fields = HashMap::new();
+    match value {
+        Value::Map(map) => {
+            for (k, v) in map.inner() {
+                fields.insert(text(Value::from(k))?, text(v)?);
+            }
+        }
+        other => {
+            let mut items = array(other)?.into_iter();
+            while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                fields.insert(text(k)?, text(v)?);
+            }
+        }
+    }
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let mut take = |name: &str| fields.remove(name);
+    let required = |value: Option<String>, name: &str| value.ok_or_else(|| malformed(format!("session lacks {name}")));
+    let id = required(take("id"), "id")?;
+    let state = match required(take("state"), "state")?.as_str() {
+        "active" => SessionState::Active,
+        "rotated" => SessionState::Rotated {
+            successor_id: take("successor").unwrap_or_default(),
+            at: instant("rotated_at", &required(take("rotated_at"), "rotated_at")?)?,
+        },
+        other => return Err(malformed(format!("session {id} has state {other:?}"))),
+    };
+    let user_data = serde_json::from_str(&required(take("data"), "data")?)
+        .map_err(|e| malformed(format!("session {id} user_data: {e}")))?;
+    Ok(Some(SessionRecord {
+        user_id: required(take("user"), "user")?,
+        device_id: take("device"),
+        created_at: instant("created", &required(take("created"), "created")?)?,
+        expires_at: instant("expires", &required(take("expires"), "expires")?)?,
+        last_activity: instant("last", &required(take("last"), "last")?)?,
+        ip_address: take("ip"),
+        user_agent: take("agent"),
+        user_data,
+        family_id: required(take("family"), "family")?,
+        refresh_expires_at: take("refresh").map(|t| instant("refresh", &t)).transpose()?,
+        state,
+        session_id: id,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use time::Duration;
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn flat(fields: Vec<String>) -> Value {
+        Value::Array(fields.into_iter().map(|f| Value::String(f.into())).collect())
+    }
+
+    #[test]
+    fn records_round_trip_to_the_microsecond() {
+        let t = datetime!(2025-03-04 05:06:07.123_456 UTC);
+        let record = SessionRecord {
+            session_id: "s1".into(),
+            user_id: "u1".into(),
+            device_id: Some(String::new()),
+            created_at: t,
+            expires_at: t + Duration::hours(1),
+            last_activity: t,
+            ip_address: None,
+            user_agent: Some("ua «x»".into()),
+            user_data: json!({"a": [1, 2.5, null], "b": {}}),
+            family_id: "s0".into(),
+            refresh_expires_at: None,
+            state: SessionState::Rotated { successor_id: "s2".into(), at: t - Duration::seconds(1) },
+        };
+        assert_eq!(decode(flat(encode(&record))).unwrap(), Some(record.clone()));
+        let active = SessionRecord { state: SessionState::Active, device_id: None, ..record };
+        assert_eq!(decode(flat(encode(&active))).unwrap(), Some(active));
+        assert_eq!(decode(Value::Array(Vec::new())).unwrap(), None);
+    }
+
+    #[test]
+    fn nanoseconds_are_truncated_and_far_instants_clamped() {
+        assert_eq!(micros(datetime!(1970-01-01 00:00:00.000_001_999 UTC)), 1);
+        assert_eq!(micros(datetime!(1969-12-31 23:59:59.999_999_5 UTC)), -1);
+        assert_eq!(micros(datetime!(9999-12-31 00:00:00 UTC)), MAX_MICROS);
+    }
+
+    #[test]
+    fn broken_records_are_backend_errors() {
+        let broken = flat(vec!["id".into(), "x".into(), "state".into(), "paused".into()]);
+        assert!(matches!(decode(broken), Err(StoreError::Backend(_))));
+    }
+}
