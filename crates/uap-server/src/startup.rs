@@ -19,7 +19,8 @@ use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessi
 use uap_domain::password;
 use uap_domain::pipeline::Pipeline;
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
-use uap_ports::{Clock, MfaFactorStore, RateLimitStore, SessionStore, StoreError, SystemClock};
+use uap_ports::{Clock, EventBus, MfaFactorStore, RateLimitStore, SessionStore, StoreError, SystemClock};
+use uap_redis::{DEFAULT_TIMEOUT, Redis, RedisConfig};
 
 use crate::batch_queue::{self, Audit, Runs, Writer};
 use crate::client_ip::ClientIpResolver;
@@ -44,6 +45,8 @@ pub enum StartupError {
     InternalDb(#[source] StoreError),
     #[error("host database (host_db_url): {0}")]
     HostDirectory(#[source] StoreError),
+    #[error("Redis (redis_url): {0}")]
+    Redis(#[source] StoreError),
     #[error("{0}")]
     Config(String),
     #[error("cannot listen on {address}: {source}")]
@@ -168,21 +171,34 @@ impl Application {
             metrics.host.clone(),
         ));
 
+        let redis = match &settings.redis_url {
+            Some(url) => Some(connect_redis(url.expose_secret(), &settings).await?),
+            None => None,
+        };
+        let bus: Option<Arc<dyn EventBus>> = redis.as_ref().map(|r| Arc::new(r.event_bus()) as Arc<dyn EventBus>);
+        if let Some(bus) = &bus {
+            bus.subscribe(Arc::new(|event| tracing::debug!(?event, "event from the bus")))
+                .await
+                .map_err(StartupError::Redis)?;
+        }
         type Stores = (Arc<dyn SessionStore>, Arc<dyn RateLimitStore>, Arc<dyn MfaFactorStore>);
-        let (store, rate_limits, mfa_factors): Stores = match settings.session_store {
-            SessionStoreKind::Memory => (
+        let (store, rate_limits, mfa_factors): Stores = match (&redis, settings.session_store) {
+            (_, SessionStoreKind::Memory) => (
                 Arc::new(MemorySessionStore::new()),
                 Arc::new(MemoryRateLimitStore::new()),
                 Arc::new(MemoryMfaFactorStore::new()),
             ),
-            SessionStoreKind::Auto | SessionStoreKind::Database => (
-                cached(Arc::new(internal_db.session_store()), &settings).await?,
+            (Some(redis), SessionStoreKind::Redis | SessionStoreKind::Auto) => {
+                (Arc::new(redis.session_store()), Arc::new(redis.rate_limit_store()), Arc::new(internal_db.mfa_store()))
+            }
+            (None, SessionStoreKind::Redis) => {
+                return Err(StartupError::Config("redis_url: is required for session_store = \"redis\"".into()));
+            }
+            (_, SessionStoreKind::Auto | SessionStoreKind::Database) => (
+                cached(Arc::new(internal_db.session_store()), &settings, bus.clone()).await?,
                 Arc::new(internal_db.rate_limit_store()),
                 Arc::new(internal_db.mfa_store()),
             ),
-            SessionStoreKind::Redis => {
-                return Err(StartupError::Config("session_store: redis is not available in this build".into()));
-            }
         };
         let (audit_queue, audit_writer) =
             batch_queue::start(Arc::new(Audit(Arc::new(internal_db.audit_sink()))), AUDIT_QUEUE_CAPACITY);
@@ -288,13 +304,24 @@ impl Application {
 }
 
 /// The `database` store behind the read cache (unless `session_cache_ttl_ms = 0`).
-async fn cached(store: Arc<dyn SessionStore>, settings: &Settings) -> Result<Arc<dyn SessionStore>, StartupError> {
+async fn cached(
+    store: Arc<dyn SessionStore>,
+    settings: &Settings,
+    bus: Option<Arc<dyn EventBus>>,
+) -> Result<Arc<dyn SessionStore>, StartupError> {
     if settings.session_cache_ttl_ms == 0 {
         return Ok(store);
     }
     let ttl = Duration::from_millis(settings.session_cache_ttl_ms);
-    let cached = CachedSessionStore::new(store, ttl, None).await.map_err(StartupError::InternalDb)?;
+    let cached = CachedSessionStore::new(store, ttl, bus).await.map_err(StartupError::Redis)?;
     Ok(Arc::new(cached))
+}
+
+/// Connects to Redis (`redis_url`, `redis_key_prefix`).
+async fn connect_redis(url: &str, settings: &Settings) -> Result<Redis, StartupError> {
+    let config =
+        RedisConfig { url: url.to_owned(), key_prefix: settings.redis_key_prefix.clone(), timeout: DEFAULT_TIMEOUT };
+    Redis::connect(config).await.map_err(StartupError::Redis)
 }
 
 async fn purge_loop(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) {

@@ -7,7 +7,7 @@ use uap_domain::config::LogFormat;
 /// Installs the global subscriber once; later calls are ignored.
 pub fn init(format: LogFormat, debug: bool) {
     let default = if debug { "debug" } else { "info" };
-    let filter = EnvFilter::try_from_env("UAP_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = EnvFilter::try_from_env("UAP_LOG").unwrap_or_else(|_| EnvFilter::new(format!("{default},sqlx=warn")));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

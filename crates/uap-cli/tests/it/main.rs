@@ -6,5 +6,7 @@
 mod check;
 mod demo;
 mod pipeline;
+mod proxy;
+mod scaleout;
 mod serve;
 mod support;

@@ -367,6 +367,14 @@ impl Settings {
         }
     }
 
+    /// Whether sessions and rate-limit counters live in Redis
+    /// (`session_store = "redis"`, or `auto` with `redis_url` set).
+    #[must_use]
+    pub fn uses_redis(&self) -> bool {
+        matches!(self.session_store, SessionStoreKind::Redis)
+            || (matches!(self.session_store, SessionStoreKind::Auto) && self.redis_url.is_some())
+    }
+
     /// The active column, unless disabled with `""`.
     #[must_use]
     pub fn active_column(&self) -> Option<&str> {

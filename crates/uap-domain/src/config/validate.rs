@@ -109,14 +109,11 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             fail("max_body_bytes", "must be at least 1024".into());
         }
-        let redis_wanted = matches!(self.session_store, SessionStoreKind::Redis)
-            || (matches!(self.session_store, SessionStoreKind::Auto) && self.redis_url.is_some());
-        if redis_wanted {
-            fail(
-                "session_store",
-                "the Redis session store is not available in this build; use \"database\" or \"memory\" (and unset redis_url)"
-                    .into(),
-            );
+        if matches!(self.session_store, SessionStoreKind::Redis) && self.redis_url.is_none() {
+            fail("redis_url", "is required for session_store = \"redis\" (e.g. redis://127.0.0.1:6379)".into());
+        }
+        if self.redis_url.is_some() && self.redis_key_prefix.is_empty() {
+            fail("redis_key_prefix", "must not be empty (default \"uap:\")".into());
         }
 
         for (key, value) in [
