@@ -90,6 +90,17 @@ pub trait SessionStore: Send + Sync + 'static {
     /// As [`SessionStore::create`].
     async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError>;
 
+    /// Loads a session that its token says belongs to `user_id`; `None` when
+    /// it does not exist or belongs to someone else. Stores that key records
+    /// by user answer this in one step (the validate hot path); the default
+    /// is [`SessionStore::get`] plus the ownership check.
+    ///
+    /// # Errors
+    /// As [`SessionStore::create`].
+    async fn get_owned(&self, session_id: &str, user_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.get(session_id).await?.filter(|record| record.user_id == user_id))
+    }
+
     /// Records activity on a session (idle timeout).
     ///
     /// # Errors

@@ -128,10 +128,7 @@ impl SessionManager {
         client: &ClientContext,
     ) -> Result<SessionRecord, SessionError> {
         let inner = &self.inner;
-        let record = inner.store.get(&claims.session_id).await?.ok_or(Rejection::NotFound)?;
-        if record.user_id != claims.user_id {
-            return Err(Rejection::NotFound.into());
-        }
+        let record = inner.store.get_owned(&claims.session_id, &claims.user_id).await?.ok_or(Rejection::NotFound)?;
         if record.state != SessionState::Active {
             return Err(Rejection::Rotated.into());
         }

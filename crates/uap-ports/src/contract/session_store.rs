@@ -123,6 +123,12 @@ pub async fn create_get_round_trip(store: &dyn SessionStore, now: OffsetDateTime
     };
     create(store, &rotated).await;
     assert_eq!(get(store, &rotated.session_id).await, Some(rotated), "rotated record");
+
+    let owned = store.get_owned(&full.session_id, &user).await.expect("get_owned");
+    assert_eq!(owned, Some(full.clone()), "get_owned by its user");
+    let other = store.get_owned(&full.session_id, &ids.user("someone-else")).await.expect("get_owned");
+    assert_eq!(other, None, "get_owned by another user");
+    assert_eq!(store.get_owned(&ids.next(), &user).await.expect("get_owned"), None, "get_owned of an unknown id");
 }
 
 /// `touch` sets `last_activity` only; touching an unknown id is not an error.

@@ -139,6 +139,13 @@ impl SessionStore for RedisSessionStore {
         decode(fields)
     }
 
+    /// One `HGETALL` on the user's slot: no pointer to follow, no script.
+    async fn get_owned(&self, session_id: &str, user_id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let user = self.redis.keys().user(user_id);
+        let fields = self.redis.run(self.redis.cmd().hgetall::<Value, _>(user.record(session_id))).await?;
+        Ok(decode(fields)?.filter(|record| record.user_id == user_id))
+    }
+
     async fn touch(&self, session_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
         let Some(user) = self.owner(session_id).await? else { return Ok(()) };
         self.redis.eval(&TOUCH, vec![user.record(session_id)], vec![micros(at).to_string()]).await.map(drop)
