@@ -218,6 +218,10 @@ pub(crate) async fn connect(
         first.max_connections(1).min_connections(1);
         let single = Database::connect(first).await.map_err(|err| connect_error(key, what, &url, &err))?;
         let _ = single.close().await;
+        // No connection before it is needed: one opened now would keep the
+        // schema it loaded, and a migration run next (on its own connection,
+        // see `InternalDb::migrate`) must be seen by every pooled connection.
+        opt.connect_lazy(true);
     }
     let conn = Database::connect(opt).await.map_err(|err| connect_error(key, what, &url, &err))?;
     Ok(Connected { conn, backend })

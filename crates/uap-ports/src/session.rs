@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -39,7 +41,9 @@ pub struct SessionRecord {
     /// Client user agent at login.
     pub user_agent: Option<String>,
     /// The `user_data` returned by validate (sensitive fields already removed).
-    pub user_data: Value,
+    /// Shared: every validate hands it out without copying it, and a store may
+    /// keep one copy for all sessions of a user.
+    pub user_data: Arc<Value>,
     /// The session that started the refresh chain (itself for a login).
     pub family_id: String,
     /// When the refresh token stops being accepted; `None` without refresh tokens.

@@ -237,7 +237,7 @@ mod tests {
             last_activity: now,
             ip_address: None,
             user_agent: None,
-            user_data: serde_json::json!({}),
+            user_data: Arc::new(serde_json::json!({})),
             family_id: "s1".into(),
             refresh_expires_at: None,
             state: SessionState::Active,

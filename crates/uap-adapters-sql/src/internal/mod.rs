@@ -35,6 +35,8 @@ pub(crate) const INTERNAL: &str = "internal database";
 #[derive(Clone)]
 pub struct InternalDb {
     inner: Arc<Inner>,
+    /// The URL of an SQLite file database (migrated on its own connection).
+    sqlite_file: Option<String>,
 }
 
 /// What the stores share.
@@ -66,7 +68,8 @@ impl InternalDb {
     pub async fn connect(url: &str, organization_id: &str) -> Result<Self, StoreError> {
         let settings = PoolSettings { max_connections: 10, own_sqlite: true };
         let Connected { conn, backend } = connect("database_url", INTERNAL, url, settings).await?;
-        Ok(Self { inner: Arc::new(Inner { conn, backend, organization_id: organization_id.to_owned() }) })
+        let sqlite_file = (backend == SqlBackend::Sqlite && !url.contains(":memory:")).then(|| url.to_owned());
+        Ok(Self { inner: Arc::new(Inner { conn, backend, organization_id: organization_id.to_owned() }), sqlite_file })
     }
 
     /// Creates or upgrades the schema; applied migrations are skipped, so
@@ -75,7 +78,19 @@ impl InternalDb {
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Backend`] when a statement fails.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrations::Migrator::up(&self.inner.conn, None).await.map_err(|e| map_err(INTERNAL, e))
+        let Some(url) = &self.sqlite_file else {
+            return migrations::Migrator::up(&self.inner.conn, None).await.map_err(|e| map_err(INTERNAL, e));
+        };
+        // SQLite: migrate on a connection of its own, then drop it. A pooled
+        // connection that had loaded the old schema could keep preparing
+        // statements against it (an upsert's ON CONFLICT target "matching no
+        // UNIQUE constraint" while the index exists); the pool opens its
+        // connections lazily, after this.
+        let settings = PoolSettings { max_connections: 1, own_sqlite: true };
+        let Connected { conn, .. } = connect("database_url", INTERNAL, url, settings).await?;
+        let result = migrations::Migrator::up(&conn, None).await.map_err(|e| map_err(INTERNAL, e));
+        let _ = conn.close().await;
+        result
     }
 
     /// Checks that the database answers.

@@ -112,7 +112,7 @@ impl SqlSessionStore {
             last_activity: read_ts(row, b, "last_activity")?,
             ip_address: read_opt_str(row, "ip_address")?,
             user_agent: read_opt_str(row, "user_agent")?,
-            user_data: read_json(row, "user_data")?,
+            user_data: Arc::new(read_json(row, "user_data")?),
             family_id: read_str(row, "family_id")?,
             refresh_expires_at: read_opt_ts(row, b, "refresh_expires_at")?,
             state,

@@ -52,7 +52,7 @@ fn record(id: &str, user: &str, at: OffsetDateTime) -> SessionRecord {
         last_activity: at,
         ip_address: Some("127.0.0.1".to_owned()),
         user_agent: None,
-        user_data: json!({"username": user}),
+        user_data: std::sync::Arc::new(json!({"username": user})),
         family_id: id.to_owned(),
         refresh_expires_at: Some(at + Duration::days(30)),
         state: SessionState::Active,
@@ -236,12 +236,12 @@ async fn nul_characters_do_not_poison_writes(db: &TestDb) {
     let store = internal.session_store();
     let r = SessionRecord {
         user_agent: Some("nul\0ua".into()),
-        user_data: json!({"name": "a\0b"}),
+        user_data: std::sync::Arc::new(json!({"name": "a\0b"})),
         ..record(&session_id(2), "nul", now)
     };
     store.create(&r).await.expect("session with NUL");
     let back = store.get(&r.session_id).await.unwrap().unwrap();
-    assert_eq!(back.user_data, json!({"name": "a\u{fffd}b"}));
+    assert_eq!(*back.user_data, json!({"name": "a\u{fffd}b"}));
 }
 
 /// `sqlite::memory:` keeps one connection, so the schema survives between calls.

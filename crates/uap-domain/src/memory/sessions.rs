@@ -1,7 +1,7 @@
 //! The `session_store = "memory"` store: one process, lost on restart.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -14,7 +14,14 @@ struct Sessions {
 }
 
 impl Sessions {
-    fn insert(&mut self, record: SessionRecord) {
+    fn insert(&mut self, mut record: SessionRecord) {
+        // One copy of a user's data for all their sessions.
+        let same_user = self.by_user.get(&record.user_id).and_then(|ids| ids.iter().next());
+        if let Some(existing) = same_user.and_then(|id| self.by_id.get(id))
+            && existing.user_data == record.user_data
+        {
+            record.user_data = Arc::clone(&existing.user_data);
+        }
         self.by_user.entry(record.user_id.clone()).or_default().insert(record.session_id.clone());
         self.by_id.insert(record.session_id.clone(), record);
     }

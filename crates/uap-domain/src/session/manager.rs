@@ -81,7 +81,7 @@ impl SessionManager {
             last_activity: now,
             ip_address: client.ip_address.clone(),
             user_agent: client.user_agent.clone(),
-            user_data: new.user_data,
+            user_data: Arc::new(new.user_data),
             family_id: session_id.clone(),
             refresh_expires_at: inner.policy.refresh_duration().map(|d| now + d),
             state: SessionState::Active,

@@ -38,7 +38,7 @@ pub struct IssuedSession {
     pub expires_at: OffsetDateTime,
     pub refresh_token: Option<String>,
     pub refresh_expires_at: Option<OffsetDateTime>,
-    pub user_data: serde_json::Value,
+    pub user_data: std::sync::Arc<serde_json::Value>,
 }
 
 impl std::fmt::Debug for IssuedSession {

@@ -65,7 +65,7 @@ fn success_filters_user_data_and_uses_the_role_duration() {
     assert_eq!(ok.user_id, "7");
     assert_eq!(ok.session.expires_at, T0 + Duration::seconds(7200));
     assert_eq!(
-        ok.session.user_data,
+        *ok.session.user_data,
         json!({"id": "7", "username": "ann", "email": "ann@x", "roles": ["admin"]}),
         "api_token is secret-looking and never returned"
     );

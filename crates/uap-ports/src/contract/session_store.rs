@@ -7,6 +7,8 @@
 //! nothing and reports the first successor; `purge_expired(now)` removes exactly
 //! the records whose `retain_until()` is strictly before `now`.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
@@ -44,13 +46,13 @@ fn full_record(id: &str, user: &str, now: OffsetDateTime) -> SessionRecord {
         last_activity: now,
         ip_address: Some("2001:db8::1".to_owned()),
         user_agent: Some("Mozilla/5.0 (X11; Linux) «ünïcödé» '); DROP TABLE x; --".to_owned()),
-        user_data: json!({
+        user_data: Arc::new(json!({
             "id": 42,
             "username": user,
             "email": "a@example.com",
             "roles": ["admin", "user"],
             "nested": {"flag": true, "none": null, "ratio": 1.5},
-        }),
+        })),
         family_id: id.to_owned(),
         refresh_expires_at: Some(now + Duration::days(30)),
         state: SessionState::Active,
@@ -68,7 +70,7 @@ fn bare_record(id: &str, user: &str, now: OffsetDateTime) -> SessionRecord {
         last_activity: now,
         ip_address: None,
         user_agent: None,
-        user_data: json!({}),
+        user_data: Arc::new(json!({})),
         family_id: id.to_owned(),
         refresh_expires_at: None,
         state: SessionState::Active,

@@ -29,7 +29,7 @@ pub fn record(id: &str, user: &str, now: OffsetDateTime) -> SessionRecord {
         last_activity: now,
         ip_address: None,
         user_agent: None,
-        user_data: json!({"id": 1}),
+        user_data: std::sync::Arc::new(json!({"id": 1})),
         family_id: id.to_owned(),
         refresh_expires_at: Some(now + Duration::days(1)),
         state: SessionState::Active,

@@ -1,5 +1,7 @@
 //! Bodies of `/api/v1/auth/*` (CONTRACT §3).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -43,7 +45,7 @@ pub struct SessionResponse {
     /// The host row minus the password and sensitive fields (login only).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub user_data: Option<Value>,
+    pub user_data: Option<Arc<Value>>,
     pub expires_at: String,
     pub session_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,7 +67,7 @@ pub struct ValidateResponse {
     pub valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub user_data: Option<Value>,
+    pub user_data: Option<Arc<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
