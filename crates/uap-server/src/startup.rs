@@ -232,7 +232,10 @@ impl Application {
         let auth = AuthService::new(AuthParts {
             directory,
             sessions,
-            pool: Arc::new(HashPool::per_core()),
+            pool: Arc::new(
+                HashPool::per_core()
+                    .map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?,
+            ),
             settings: AuthSettings::from_settings(&settings),
             dummy_hash: dummy,
             audit: recorder,
