@@ -15,7 +15,8 @@ const SERVICES: &[(&str, &str)] = &[
     ("UAP_TEST_REDIS_URL", "redis://127.0.0.1:6379"),
 ];
 
-fn cargo() -> Command {
+/// `cargo`, the one running this xtask when known.
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 

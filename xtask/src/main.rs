@@ -1,7 +1,10 @@
 //! Developer workflows. `cargo xtask ci` is what `.ci/run` calls: format
 //! check, clippy with `-D warnings`, the dependency-direction check, and every
-//! test against the real services.
+//! test against the real services. `cargo xtask bench [--quick] [--check]`
+//! measures the release binary under load (see `docs/performance.md`); it is
+//! not part of `ci`.
 
+mod bench;
 mod ci;
 
 use std::process::ExitCode;
@@ -11,8 +14,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("deps") => ci::check_dependency_direction(),
+        Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         _ => {
-            eprintln!("usage: cargo xtask <ci|deps>");
+            eprintln!("usage: cargo xtask <ci|deps|bench [--quick] [--check]>");
             return ExitCode::from(2);
         }
     };
