@@ -314,3 +314,73 @@ impl TokenService {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use josekit::jwk::KeyPair;
+
+    use super::*;
+
+    fn claims() -> Claims {
+        Claims {
+            session_id: "s1".into(),
+            user_id: "u1".into(),
+            device_id: None,
+            expires_at: 2_000_000_000,
+            issued_at: 1_700_000_000,
+        }
+    }
+
+    fn pem(algorithm: JwtAlgorithm) -> Vec<u8> {
+        match algorithm {
+            JwtAlgorithm::RS256 => jws::RS256.generate_key_pair(2048).unwrap().to_pem_private_key(),
+            JwtAlgorithm::ES256 => jws::ES256.generate_key_pair().unwrap().to_pem_private_key(),
+            JwtAlgorithm::EdDSA => {
+                jws::EdDSA.generate_key_pair(josekit::jwk::alg::ed::EdCurve::Ed25519).unwrap().to_pem_private_key()
+            }
+            _ => b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".to_vec(),
+        }
+    }
+
+    #[test]
+    fn every_algorithm_signs_verifies_and_publishes_its_key() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        for algorithm in [
+            JwtAlgorithm::HS256,
+            JwtAlgorithm::HS384,
+            JwtAlgorithm::HS512,
+            JwtAlgorithm::RS256,
+            JwtAlgorithm::ES256,
+            JwtAlgorithm::EdDSA,
+        ] {
+            let service = TokenService::new(algorithm, &pem(algorithm), "UAP".into(), Some("app".into())).unwrap();
+            let token = service.sign(&claims()).unwrap();
+            assert_eq!(service.verify(&token, now), Ok(claims()), "{algorithm:?}");
+            let keys = service.jwks();
+            let keys = keys["keys"].as_array().unwrap();
+            if algorithm.is_symmetric() {
+                assert!(keys.is_empty(), "no secret is ever published");
+            } else {
+                assert_eq!(keys.len(), 1, "{algorithm:?}");
+                assert_eq!(keys[0]["alg"], algorithm.name());
+                assert!(keys[0].get("d").is_none(), "{algorithm:?}: the private part is never published");
+                assert!(keys[0]["kid"].is_string());
+            }
+            // A token of another key or algorithm is refused.
+            let other = TokenService::new(algorithm, &pem(algorithm), "UAP".into(), Some("app".into())).unwrap();
+            if !algorithm.is_symmetric() {
+                assert_eq!(other.verify(&token, now), Err(TokenRejection::Invalid), "{algorithm:?}");
+            }
+            let hs = TokenService::new(JwtAlgorithm::HS256, &pem(JwtAlgorithm::HS256), "UAP".into(), None).unwrap();
+            if algorithm != JwtAlgorithm::HS256 {
+                assert_eq!(hs.verify(&token, now), Err(TokenRejection::Invalid), "{algorithm:?} vs HS256");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_key_names_its_setting() {
+        let err = TokenService::new(JwtAlgorithm::ES256, b"not a pem", "UAP".into(), None).err().unwrap();
+        assert_eq!(err.key, "jwt_private_key_file");
+    }
+}
