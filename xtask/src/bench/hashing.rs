@@ -70,7 +70,14 @@ pub struct RawRate {
     pub verifies: u64,
     pub seconds: f64,
     pub per_second: f64,
+    /// The rates of the measurements merged into this one (before and after
+    /// the login scenario); empty for a single measurement.
+    pub parts: Vec<f64>,
 }
+
+/// Parts differing by more than this fraction mean other work on the machine
+/// disturbed the comparison.
+pub const UNSTABLE_SPREAD: f64 = 0.15;
 
 impl RawRate {
     /// Two equally long measurements as one: the mean rate.
@@ -81,7 +88,21 @@ impl RawRate {
             verifies: self.verifies + other.verifies,
             seconds: self.seconds + other.seconds,
             per_second: f64::midpoint(self.per_second, other.per_second),
+            parts: vec![self.per_second, other.per_second],
         }
+    }
+
+    /// How far apart the merged parts are, relative to the larger one (0 for
+    /// a single measurement).
+    pub fn spread(&self) -> f64 {
+        let max = self.parts.iter().copied().fold(0.0, f64::max);
+        let min = self.parts.iter().copied().fold(f64::INFINITY, f64::min);
+        if max > 0.0 { (max - min) / max } else { 0.0 }
+    }
+
+    /// Whether other work on the machine visibly changed the rate during the run.
+    pub fn unstable(&self) -> bool {
+        self.spread() > UNSTABLE_SPREAD
     }
 }
 
@@ -121,6 +142,7 @@ pub fn raw_rate(
         verifies: 0,
         seconds: 0.0,
         per_second: 0.0,
+        parts: Vec::new(),
     };
     for run in runs {
         let (verifies, elapsed) = run?;
@@ -166,5 +188,23 @@ mod tests {
         let merged = rate.merge(&RawRate { verifies: 10, seconds: 0.05, per_second: 200.0, ..rate.clone() });
         assert_eq!(merged.verifies, rate.verifies + 10);
         assert!((merged.per_second - f64::midpoint(rate.per_second, 200.0)).abs() < 1e-9);
+        assert_eq!(merged.parts, vec![rate.per_second, 200.0]);
+    }
+
+    #[test]
+    fn spread_flags_a_disturbed_measurement() {
+        let rate = |parts: Vec<f64>| RawRate {
+            algorithm: "argon2id".into(),
+            threads: 2,
+            verifies: 0,
+            seconds: 0.0,
+            per_second: 0.0,
+            parts,
+        };
+        assert!(rate(Vec::new()).spread().abs() < f64::EPSILON);
+        assert!(!rate(vec![117.0, 110.0]).unstable());
+        let disturbed = rate(vec![117.0, 72.2]);
+        assert!((disturbed.spread() - 44.8 / 117.0).abs() < 1e-9);
+        assert!(disturbed.unstable());
     }
 }

@@ -15,7 +15,14 @@ fn load(per_second: f64, p50_ms: f64, p99_ms: f64) -> Load {
 }
 
 fn raw(algorithm: &str, per_second: f64) -> RawRate {
-    RawRate { algorithm: algorithm.into(), threads: 2, verifies: (per_second * 10.0) as u64, seconds: 10.0, per_second }
+    RawRate {
+        algorithm: algorithm.into(),
+        threads: 2,
+        verifies: (per_second * 10.0) as u64,
+        seconds: 10.0,
+        per_second,
+        parts: vec![per_second * 1.02, per_second * 0.98],
+    }
 }
 
 /// A run that meets every target.
@@ -119,6 +126,18 @@ fn each_target_fails_on_its_own_figure() {
 }
 
 #[test]
+fn a_disturbed_raw_rate_is_flagged_in_the_row_and_the_check() {
+    let mut r = passing();
+    r.raw_argon2.parts = vec![117.0, 72.2];
+    let rows = rows(&r);
+    assert!(rows[5].notes.ends_with("⚠ unstable: other load on the machine"), "{}", rows[5].notes);
+    let c = checks(&r);
+    let login = c.iter().find(|c| c.target.starts_with("login argon2id")).unwrap();
+    assert_eq!(login.verdict, Verdict::Pass);
+    assert!(login.measured.ends_with("⚠ raw rate moved 117.0 → 72.2 /s during the run"), "{}", login.measured);
+}
+
+#[test]
 fn redis_not_available_is_skipped_not_failed() {
     let mut r = passing();
     r.validate_redis = Outcome::NotAvailable("no Redis at 127.0.0.1:6379".into());
@@ -168,6 +187,7 @@ fn the_table_has_a_row_per_figure_in_the_issues_order() {
     assert_eq!(rows[1].ratio, "0.70× trivial");
     assert_eq!(rows[4].notes, "90,000 tokens/s (embedded store)");
     assert_eq!(rows[5].throughput, "80.0 verifies/s");
+    assert_eq!(rows[5].notes, "the login limit; 81.6 / 78.4 verifies/s before / after the logins");
     assert_eq!(rows[6].ratio, "0.95× raw");
     assert_eq!(rows[10].ratio, "unknown/wrong p50 = 1.02");
     assert_eq!(rows[13].throughput, "150.0 MB");
