@@ -164,6 +164,15 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Lets the server finish the background work of the previous scenario.
+fn settle(server: &Server) -> Result<()> {
+    let waited = server.settle(Duration::from_secs(15))?;
+    if waited >= Duration::from_millis(100) {
+        eprintln!("(waited {:.1} s for the server to go idle)", waited.as_secs_f64());
+    }
+    Ok(())
+}
+
 fn step(name: &str) {
     eprintln!("\n==> {name}");
 }
@@ -225,8 +234,10 @@ impl Bench<'_> {
         // raw half) and A-B-B-A (unknown, wrong, wrong, unknown) lets a
         // linear drift disturb both sides of each comparison alike.
         let raw_then_login = |name, stored: &str, password: &str, login: Scenario| -> Result<(RawRate, Load)> {
+            settle(&embedded)?;
             let before = self.raw(name, &policy, stored, password, plan.raw / 2)?;
             let load = self.measure(&embedded, &login, false)?;
+            settle(&embedded)?;
             let after = self.raw(name, &policy, stored, password, plan.raw / 2)?;
             Ok((before.merge(&after), load))
         };
@@ -347,6 +358,7 @@ impl Bench<'_> {
             let warm_up = Scenario { duration: self.plan.warmup, ..scenario.clone() };
             wrk::run(&warm_up, server.addr(), &self.paths.run)?;
         }
+        settle(server)?;
         step(&format!("{}: {} connections, {} s", scenario.name, scenario.connections, scenario.duration.as_secs()));
         let load = wrk::run(scenario, server.addr(), &self.paths.run)?;
         eprintln!(

@@ -154,6 +154,30 @@ impl Server {
         self.addr
     }
 
+    /// Waits, up to `limit`, until the server uses under 5 % of a core over
+    /// half a second, so background work left by one scenario (audit
+    /// batches, cache upkeep) does not disturb the next measurement.
+    /// Returns the time waited.
+    pub fn settle(&self, limit: Duration) -> Result<Duration> {
+        const WINDOW: Duration = Duration::from_millis(500);
+        let started = Instant::now();
+        loop {
+            let before = self.cpu_ticks()?;
+            pause(WINDOW);
+            // Clock ticks are 10 ms: 2 ticks in 500 ms is 4 % of a core.
+            if self.cpu_ticks()?.saturating_sub(before) <= 2 || started.elapsed() >= limit {
+                return Ok(started.elapsed().saturating_sub(WINDOW));
+            }
+        }
+    }
+
+    /// User plus system CPU time used so far, in clock ticks.
+    fn cpu_ticks(&self) -> Result<u64> {
+        let path = PathBuf::from(format!("/proc/{}/stat", self.child.id()));
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        cpu_ticks(&stat).with_context(|| format!("cannot parse {}", path.display()))
+    }
+
     /// Resident memory now, in MB (10^6 bytes).
     pub fn rss_mb(&self) -> Result<f64> {
         let path = PathBuf::from(format!("/proc/{}/status", self.child.id()));
@@ -168,6 +192,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Blocks the harness thread for `duration` (a fixed wait between samples;
+/// `park_timeout` may return early, so it loops until the deadline).
+fn pause(duration: Duration) {
+    let deadline = Instant::now() + duration;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) {
+        std::thread::park_timeout(left);
+    }
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` line (fields 14 and 15; the
+/// command name in field 2 may contain spaces, so count after its `)`).
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// `VmRSS` of a `/proc/<pid>/status` document, in KiB.
@@ -236,6 +278,20 @@ mod tests {
         assert_eq!(vm_rss_kib(status), Some(12_288));
         assert_eq!(vm_rss_kib("Name:\tuap\n"), None);
         assert!((kib_to_mb(12_288) - 12.582_912).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reads_cpu_ticks_after_the_command_name() {
+        let stat = "4242 (uap serve) S 1 4242 4242 0 -1 4194560 1185 0 0 0 731 188 0 0 20 0 16 0 123 456";
+        assert_eq!(cpu_ticks(stat), Some(731 + 188));
+        assert_eq!(cpu_ticks("4242 (uap) S 1"), None);
+    }
+
+    #[test]
+    fn pause_waits_at_least_its_duration() {
+        let started = Instant::now();
+        pause(Duration::from_millis(20));
+        assert!(started.elapsed() >= Duration::from_millis(20));
     }
 
     #[test]
