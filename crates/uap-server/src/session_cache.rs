@@ -38,11 +38,7 @@ impl Cache {
     }
 
     fn put(&self, record: SessionRecord) {
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(record.session_id.clone(), Entry { record, cached_at: Instant::now() });
+        insert(&mut self.entries.write().unwrap_or_else(PoisonError::into_inner), record);
     }
 
     fn drop_where(&self, predicate: impl Fn(&SessionRecord) -> bool) {
@@ -54,13 +50,9 @@ impl Cache {
     /// Caches `record` read at `generation`, unless an invalidation came since.
     fn put_if_current(&self, record: SessionRecord, generation: u64) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if self.generation.load(Ordering::Acquire) != generation {
-            return;
+        if self.generation.load(Ordering::Acquire) == generation {
+            insert(&mut entries, record);
         }
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(record.session_id.clone(), Entry { record, cached_at: Instant::now() });
     }
 
     fn apply(&self, event: &BusEvent) {
@@ -70,6 +62,14 @@ impl Cache {
             BusEvent::ConfigChanged { .. } | BusEvent::KeysRotated { .. } => {}
         }
     }
+}
+
+/// Caches `record`, starting over when the map is full.
+fn insert(entries: &mut HashMap<String, Entry>, record: SessionRecord) {
+    if entries.len() >= MAX_ENTRIES {
+        entries.clear();
+    }
+    entries.insert(record.session_id.clone(), Entry { record, cached_at: Instant::now() });
 }
 
 /// [`SessionStore`] decorator with a read cache.

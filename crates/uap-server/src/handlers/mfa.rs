@@ -20,10 +20,10 @@ fn service(state: &AppState) -> Result<&MfaService, ApiError> {
 
 fn flow_error(err: MfaFlowError) -> ApiError {
     match err {
-        MfaFlowError::InvalidCode | MfaFlowError::NotEnrolled => ApiError::Unauthorized {
-            shape: ErrorShape::Success,
-            message: if matches!(err, MfaFlowError::NotEnrolled) { "No TOTP factor enrolled" } else { "Invalid code" },
-        },
+        MfaFlowError::InvalidCode => ApiError::Unauthorized { shape: ErrorShape::Success, message: "Invalid code" },
+        MfaFlowError::NotEnrolled => {
+            ApiError::Unauthorized { shape: ErrorShape::Success, message: "No TOTP factor enrolled" }
+        }
         MfaFlowError::AlreadyEnrolled => ApiError::Conflict("TOTP is already enrolled; remove it first".into()),
         MfaFlowError::RateLimited { retry_after } => ApiError::Blocked(Block {
             status: 429,
