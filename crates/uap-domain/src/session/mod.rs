@@ -2,6 +2,7 @@
 //! check plus one store lookup), refresh with rotation, reuse grace and theft
 //! detection, logout, logout-all and listing.
 
+mod jws;
 mod manager;
 mod policy;
 mod refresh;

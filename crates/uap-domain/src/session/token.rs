@@ -1,16 +1,17 @@
-//! The session token: a JWS (via josekit) with UAP's claims. Verification pins
-//! the configured algorithm, requires `exp`, `iat`, `iss`, `session_id`,
-//! `user_id` (and `aud` when configured) — josekit's own claim validator lets a
-//! token without `exp` or `aud` pass, so presence is enforced here.
+//! The session token: a JWS (signed by josekit, checked by [`super::jws`])
+//! with UAP's claims. Verification pins the configured algorithm and requires
+//! `exp`, `iat`, `iss`, `session_id`, `user_id` (and `aud` when configured).
 
 use josekit::jwk::Jwk;
 use josekit::jwk::KeyPair;
 use josekit::jws::{self, JwsHeader, JwsSigner, JwsVerifier};
 use josekit::jwt::{self, JwtPayload};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::jws::JwsCheck;
 use crate::config::JwtAlgorithm;
 
 /// Why the signing keys could not be built (a configuration mistake).
@@ -50,7 +51,7 @@ pub enum TokenRejection {
 pub struct TokenService {
     algorithm: JwtAlgorithm,
     signer: Box<dyn JwsSigner>,
-    verifier: Box<dyn JwsVerifier>,
+    check: JwsCheck,
     issuer: String,
     audience: Option<String>,
     public_jwk: Option<Jwk>,
@@ -134,7 +135,8 @@ impl TokenService {
                 (Box::new(signer), Box::new(verifier), Some(jwk))
             }
         };
-        Ok(Self { algorithm, signer, verifier, issuer, audience, public_jwk, key_material: secret_or_pem.to_vec() })
+        let check = JwsCheck::new(algorithm, secret_or_pem, verifier);
+        Ok(Self { algorithm, signer, check, issuer, audience, public_jwk, key_material: secret_or_pem.to_vec() })
     }
 
     /// The public keys for `/.well-known/jwks.json` (empty for HS*).
@@ -191,29 +193,61 @@ impl TokenService {
         if token.len() > 8192 {
             return Err(TokenRejection::Invalid);
         }
-        let (payload, header) =
-            jwt::decode_with_verifier(token, self.verifier.as_ref()).map_err(|_| TokenRejection::Invalid)?;
-        if header.algorithm() != Some(self.algorithm.name()) {
-            return Err(TokenRejection::Invalid);
-        }
-        if payload.issuer() != Some(self.issuer.as_str()) {
+        let payload = self.check.verify(token)?;
+        let claims: SessionClaims = serde_json::from_slice(&payload).map_err(|_| TokenRejection::Invalid)?;
+        if claims.iss.as_deref() != Some(self.issuer.as_str()) {
             return Err(TokenRejection::WrongIssuerOrAudience);
         }
-        if let Some(expected) = &self.audience {
-            let ok = payload.audience().is_some_and(|aud| aud.iter().any(|a| a == expected));
-            if !ok {
-                return Err(TokenRejection::WrongIssuerOrAudience);
-            }
+        if let Some(expected) = &self.audience
+            && !claims.aud.is_some_and(|aud| aud.contains(expected))
+        {
+            return Err(TokenRejection::WrongIssuerOrAudience);
         }
-        let text = |name: &str| payload.claim(name).and_then(Value::as_str).map(str::to_owned);
-        let int = |name: &str| payload.claim(name).and_then(Value::as_i64);
         Ok(Claims {
-            session_id: text("session_id").ok_or(TokenRejection::MissingClaim)?,
-            user_id: text("user_id").ok_or(TokenRejection::MissingClaim)?,
-            device_id: text("device_id"),
-            expires_at: int("exp").ok_or(TokenRejection::MissingClaim)?,
-            issued_at: int("iat").ok_or(TokenRejection::MissingClaim)?,
+            session_id: claims.session_id.ok_or(TokenRejection::MissingClaim)?,
+            user_id: claims.user_id.ok_or(TokenRejection::MissingClaim)?,
+            device_id: claims.device_id,
+            expires_at: claims.exp.ok_or(TokenRejection::MissingClaim)?,
+            issued_at: claims.iat.ok_or(TokenRejection::MissingClaim)?,
         })
+    }
+}
+
+/// The claims of a session token as they arrive (unknown ones ignored, a
+/// repeated one refused).
+#[derive(Deserialize)]
+struct SessionClaims {
+    iss: Option<String>,
+    aud: Option<Audience>,
+    session_id: Option<String>,
+    user_id: Option<String>,
+    device_id: Option<String>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+}
+
+/// `aud`: one string or an array of them (RFC 7519 §4.1.3).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, expected: &str) -> bool {
+        match self {
+            Self::One(aud) => aud == expected,
+            Self::Many(auds) => auds.iter().any(|aud| aud == expected),
+        }
+    }
+
+    fn from_claim(value: Option<&Value>) -> Option<Self> {
+        match value? {
+            Value::String(aud) => Some(Self::One(aud.clone())),
+            Value::Array(auds) => Some(Self::Many(auds.iter().filter_map(Value::as_str).map(str::to_owned).collect())),
+            _ => None,
+        }
     }
 }
 
@@ -282,33 +316,33 @@ impl TokenService {
         if token.len() > 16_384 {
             return Err(TokenRejection::Invalid);
         }
-        let (payload, header) =
-            jwt::decode_with_verifier(token, self.verifier.as_ref()).map_err(|_| TokenRejection::Invalid)?;
-        if header.algorithm() != Some(self.algorithm.name()) || payload.claim("purpose") != Some(&Value::from("mfa")) {
+        let payload: Map<String, Value> =
+            serde_json::from_slice(&self.check.verify(token)?).map_err(|_| TokenRejection::Invalid)?;
+        let claim = |name: &str| payload.get(name);
+        if claim("purpose").and_then(Value::as_str) != Some("mfa") {
             return Err(TokenRejection::Invalid);
         }
-        if payload.issuer() != Some(self.issuer.as_str()) {
+        if claim("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
             return Err(TokenRejection::WrongIssuerOrAudience);
         }
         if let Some(expected) = &self.audience
-            && !payload.audience().is_some_and(|aud| aud.iter().any(|a| a == expected))
+            && !Audience::from_claim(claim("aud")).is_some_and(|aud| aud.contains(expected))
         {
             return Err(TokenRejection::WrongIssuerOrAudience);
         }
-        let expires_at = payload.claim("exp").and_then(Value::as_i64).ok_or(TokenRejection::MissingClaim)?;
+        let expires_at = claim("exp").and_then(Value::as_i64).ok_or(TokenRejection::MissingClaim)?;
         if expires_at <= now.unix_timestamp() {
             return Err(TokenRejection::Expired);
         }
-        let text = |name: &str| payload.claim(name).and_then(Value::as_str).map(str::to_owned);
+        let text = |name: &str| claim(name).and_then(Value::as_str).map(str::to_owned);
         Ok(MfaTicket {
             ticket_id: text("jti").ok_or(TokenRejection::MissingClaim)?,
-            user_id: payload.subject().map(str::to_owned).ok_or(TokenRejection::MissingClaim)?,
-            roles: payload
-                .claim("roles")
+            user_id: text("sub").ok_or(TokenRejection::MissingClaim)?,
+            roles: claim("roles")
                 .and_then(Value::as_array)
                 .map(|roles| roles.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                 .unwrap_or_default(),
-            user_data: payload.claim("user_data").cloned().unwrap_or(Value::Null),
+            user_data: claim("user_data").cloned().unwrap_or(Value::Null),
             device_id: text("device_id"),
             expires_at,
         })
