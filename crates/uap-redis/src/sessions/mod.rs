@@ -7,13 +7,13 @@ mod record;
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use fred::prelude::{Expiration, HashesInterface, KeysInterface, SetsInterface, Value};
+use fred::prelude::{Expiration, HashesInterface, Key, KeysInterface, SetsInterface, Value};
 use fred::types::scan::Scanner;
 use futures::{StreamExt, future};
 use time::OffsetDateTime;
 use uap_ports::{RotateOutcome, SessionRecord, SessionStore, StoreError};
 
-use self::record::{array, decode, encode, expire_at_ms, score, text};
+use self::record::{FIELDS, array, decode, decode_fields, encode, expire_at_ms, score, text};
 pub(crate) use self::record::{instant, micros};
 use crate::client::{Redis, Script};
 use crate::error::malformed;
@@ -139,11 +139,13 @@ impl SessionStore for RedisSessionStore {
         decode(fields)
     }
 
-    /// One `HGETALL` on the user's slot: no pointer to follow, no script.
+    /// One `HMGET` on the user's slot: no pointer to follow, no script, and
+    /// a reply of values only, in a known order.
     async fn get_owned(&self, session_id: &str, user_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let user = self.redis.keys().user(user_id);
-        let fields = self.redis.run(self.redis.cmd().hgetall::<Value, _>(user.record(session_id))).await?;
-        Ok(decode(fields)?.filter(|record| record.user_id == user_id))
+        let fields: Vec<Key> = FIELDS.iter().map(|field| Key::from_static_str(field)).collect();
+        let reply = self.redis.run(self.redis.cmd().hmget::<Value, _, _>(user.record(session_id), fields)).await?;
+        Ok(decode_fields(reply)?.filter(|record| record.user_id == user_id))
     }
 
     async fn touch(&self, session_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {

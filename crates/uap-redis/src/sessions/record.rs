@@ -1,8 +1,6 @@
 //! A [`SessionRecord`] as a Redis hash: one field per column, times as Unix
 //! microseconds, `user_data` as JSON, absent optional fields left out.
 
-use std::collections::HashMap;
-
 use fred::prelude::Value;
 use time::OffsetDateTime;
 use uap_ports::{SessionRecord, SessionState, StoreError};
@@ -95,50 +93,98 @@ pub(crate) fn array(value: Value) -> Result<Vec<Value>, StoreError> {
     }
 }
 
+/// The fields of a record hash, in the order [`decode_fields`] expects an
+/// `HMGET` reply.
+pub(crate) const FIELDS: [&str; 14] = [
+    "id",
+    "user",
+    "family",
+    "created",
+    "expires",
+    "last",
+    "data",
+    "device",
+    "ip",
+    "agent",
+    "refresh",
+    "state",
+    "successor",
+    "rotated_at",
+];
+
 /// A record from an `HGETALL` reply (a flat array or a map); `None` when
-/// the hash is empty (no such record).
+/// the hash is empty (no such record). Unknown fields are ignored.
 pub(crate) fn decode(value: Value) -> Result<Option<SessionRecord>, StoreError> {
-    let mut fields = HashMap::new();
+    let mut fields: [Option<String>; 14] = Default::default();
+    let mut put = |name: Value, value: Value| -> Result<(), StoreError> {
+        let name = text(name)?;
+        if let Some(slot) = FIELDS.iter().position(|field| *field == name) {
+            fields[slot] = Some(text(value)?);
+        }
+        Ok(())
+    };
     match value {
         Value::Map(map) => {
-            for (k, v) in map.inner() {
-                fields.insert(text(Value::from(k))?, text(v)?);
+            for (name, value) in map.inner() {
+                put(Value::from(name), value)?;
             }
         }
         other => {
             let mut items = array(other)?.into_iter();
-            while let (Some(k), Some(v)) = (items.next(), items.next()) {
-                fields.insert(text(k)?, text(v)?);
+            while let (Some(name), Some(value)) = (items.next(), items.next()) {
+                put(name, value)?;
             }
         }
     }
-    if fields.is_empty() {
+    from_fields(fields)
+}
+
+/// A record from an `HMGET` reply for [`FIELDS`]; `None` when every field
+/// is missing (no such record).
+pub(crate) fn decode_fields(value: Value) -> Result<Option<SessionRecord>, StoreError> {
+    let values = array(value)?;
+    if values.len() != FIELDS.len() {
+        return Err(malformed(format!("HMGET answered {} values for {} fields", values.len(), FIELDS.len())));
+    }
+    let mut fields: [Option<String>; 14] = Default::default();
+    for (slot, value) in fields.iter_mut().zip(values) {
+        *slot = match value {
+            Value::Null => None,
+            value => Some(text(value)?),
+        };
+    }
+    from_fields(fields)
+}
+
+fn from_fields(fields: [Option<String>; 14]) -> Result<Option<SessionRecord>, StoreError> {
+    if fields.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let mut take = |name: &str| fields.remove(name);
+    let [id, user, family, created, expires, last, data, device, ip, agent, refresh, state, successor, rotated_at] =
+        fields;
     let required = |value: Option<String>, name: &str| value.ok_or_else(|| malformed(format!("session lacks {name}")));
-    let id = required(take("id"), "id")?;
-    let state = match required(take("state"), "state")?.as_str() {
+    let id = required(id, "id")?;
+    let state = match required(state, "state")?.as_str() {
         "active" => SessionState::Active,
         "rotated" => SessionState::Rotated {
-            successor_id: take("successor").unwrap_or_default(),
-            at: instant("rotated_at", &required(take("rotated_at"), "rotated_at")?)?,
+            successor_id: successor.unwrap_or_default(),
+            at: instant("rotated_at", &required(rotated_at, "rotated_at")?)?,
         },
         other => return Err(malformed(format!("session {id} has state {other:?}"))),
     };
-    let user_data = serde_json::from_str(&required(take("data"), "data")?)
+    let user_data = serde_json::from_str(&required(data, "data")?)
         .map_err(|e| malformed(format!("session {id} user_data: {e}")))?;
     Ok(Some(SessionRecord {
-        user_id: required(take("user"), "user")?,
-        device_id: take("device"),
-        created_at: instant("created", &required(take("created"), "created")?)?,
-        expires_at: instant("expires", &required(take("expires"), "expires")?)?,
-        last_activity: instant("last", &required(take("last"), "last")?)?,
-        ip_address: take("ip"),
-        user_agent: take("agent"),
+        user_id: required(user, "user")?,
+        device_id: device,
+        created_at: instant("created", &required(created, "created")?)?,
+        expires_at: instant("expires", &required(expires, "expires")?)?,
+        last_activity: instant("last", &required(last, "last")?)?,
+        ip_address: ip,
+        user_agent: agent,
         user_data: std::sync::Arc::new(user_data),
-        family_id: required(take("family"), "family")?,
-        refresh_expires_at: take("refresh").map(|t| instant("refresh", &t)).transpose()?,
+        family_id: required(family, "family")?,
+        refresh_expires_at: refresh.map(|t| instant("refresh", &t)).transpose()?,
         state,
         session_id: id,
     }))
@@ -177,6 +223,43 @@ mod tests {
         let active = SessionRecord { state: SessionState::Active, device_id: None, ..record };
         assert_eq!(decode(flat(encode(&active))).unwrap(), Some(active));
         assert_eq!(decode(Value::Array(Vec::new())).unwrap(), None);
+    }
+
+    /// What Redis answers to `HMGET key FIELDS…` for a hash holding `fields`.
+    fn hmget(fields: &[String]) -> Value {
+        let pairs: Vec<(&str, &str)> = fields.chunks(2).map(|pair| (pair[0].as_str(), pair[1].as_str())).collect();
+        let values = FIELDS
+            .iter()
+            .map(|name| {
+                pairs.iter().find(|(field, _)| field == name).map_or(Value::Null, |(_, v)| Value::String((*v).into()))
+            })
+            .collect();
+        Value::Array(values)
+    }
+
+    #[test]
+    fn hmget_replies_decode_like_hgetall_replies() {
+        let t = datetime!(2025-03-04 05:06:07.123_456 UTC);
+        let record = SessionRecord {
+            session_id: "s1".into(),
+            user_id: "u1".into(),
+            device_id: Some("phone".into()),
+            created_at: t,
+            expires_at: t + Duration::hours(1),
+            last_activity: t,
+            ip_address: Some("::1".into()),
+            user_agent: None,
+            user_data: std::sync::Arc::new(json!({"id": "u1"})),
+            family_id: "s0".into(),
+            refresh_expires_at: Some(t + Duration::days(1)),
+            state: SessionState::Rotated { successor_id: "s2".into(), at: t },
+        };
+        let fields = encode(&record);
+        assert!(fields.chunks(2).all(|pair| FIELDS.contains(&pair[0].as_str())), "FIELDS names every field");
+        assert_eq!(decode_fields(hmget(&fields)).unwrap(), Some(record.clone()));
+        assert_eq!(decode_fields(hmget(&fields)).unwrap(), decode(flat(fields)).unwrap());
+        assert_eq!(decode_fields(Value::Array(vec![Value::Null; FIELDS.len()])).unwrap(), None);
+        assert!(matches!(decode_fields(Value::Array(vec![Value::Null; 3])), Err(StoreError::Backend(_))));
     }
 
     #[test]
