@@ -77,12 +77,22 @@ pub(crate) struct JwsCheck {
     algorithm: JwtAlgorithm,
     hmac: Option<HmacKey>,
     verifier: Box<dyn JwsVerifier>,
+    /// The encoded header of the tokens this service signs: a token that
+    /// carries exactly these bytes needs no header parsing.
+    issued_header: Option<String>,
 }
 
 impl JwsCheck {
     /// `secret` is used for the HS* algorithms; `verifier` for the others.
     pub(crate) fn new(algorithm: JwtAlgorithm, secret: &[u8], verifier: Box<dyn JwsVerifier>) -> Self {
-        Self { algorithm, hmac: HmacKey::new(algorithm, secret), verifier }
+        Self { algorithm, hmac: HmacKey::new(algorithm, secret), verifier, issued_header: None }
+    }
+
+    /// Records the encoded header of the tokens this service issues (it must
+    /// pass [`JwsCheck::verify`]'s header checks; the caller takes it from a
+    /// token it signed).
+    pub(crate) fn set_issued_header(&mut self, header: &str) {
+        self.issued_header = Some(header.to_owned());
     }
 
     /// The decoded payload of `token` (a JSON object's bytes, not yet
@@ -95,19 +105,8 @@ impl JwsCheck {
             return Err(TokenRejection::Invalid);
         };
         let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| TokenRejection::Invalid);
-        let header_json = decode(header)?;
-        // A derived struct would also accept an array, field by position.
-        if header_json.first() != Some(&b'{') {
-            return Err(TokenRejection::Invalid);
-        }
-        let parsed: Header<'_> = serde_json::from_slice(&header_json).map_err(|_| TokenRejection::Invalid)?;
-        if parsed.alg != self.algorithm.name() || parsed.crit.is_some() || parsed.b64.is_some() {
-            return Err(TokenRejection::Invalid);
-        }
-        if let (Some(expected), Some(actual)) = (self.verifier.key_id(), parsed.kid.as_deref())
-            && expected != actual
-        {
-            return Err(TokenRejection::Invalid);
+        if self.issued_header.as_deref() != Some(header) {
+            self.check_header(&decode(header)?)?;
         }
         let signature = decode(signature)?;
         let message = &token.as_bytes()[..header.len() + 1 + payload.len()];
@@ -124,6 +123,23 @@ impl JwsCheck {
             return Err(TokenRejection::Invalid);
         }
         Ok(payload)
+    }
+
+    fn check_header(&self, json: &[u8]) -> Result<(), TokenRejection> {
+        // A derived struct would also accept an array, field by position.
+        if json.first() != Some(&b'{') {
+            return Err(TokenRejection::Invalid);
+        }
+        let parsed: Header<'_> = serde_json::from_slice(json).map_err(|_| TokenRejection::Invalid)?;
+        if parsed.alg != self.algorithm.name() || parsed.crit.is_some() || parsed.b64.is_some() {
+            return Err(TokenRejection::Invalid);
+        }
+        if let (Some(expected), Some(actual)) = (self.verifier.key_id(), parsed.kid.as_deref())
+            && expected != actual
+        {
+            return Err(TokenRejection::Invalid);
+        }
+        Ok(())
     }
 }
 
@@ -226,6 +242,20 @@ mod tests {
         ] {
             assert_eq!(check(JwtAlgorithm::HS256).verify(&bad), Err(TokenRejection::Invalid), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_issued_header_skips_parsing_but_never_the_signature() {
+        let token = signed(r#"{"typ":"JWT","alg":"HS256"}"#, r#"{"sub":"1"}"#);
+        let (header, _) = token.split_once('.').unwrap();
+        let mut known = check(JwtAlgorithm::HS256);
+        known.set_issued_header(header);
+        assert!(known.verify(&token).is_ok());
+        let forged = format!("{}.{}", token.rsplit_once('.').unwrap().0, b64(&[0; 32]));
+        assert_eq!(known.verify(&forged), Err(TokenRejection::Invalid));
+        // Other headers are still parsed and checked.
+        assert!(known.verify(&signed(r#"{"alg":"HS256"}"#, r#"{"sub":"1"}"#)).is_ok());
+        assert_eq!(known.verify(&signed(r#"{"alg":"HS256","crit":[]}"#, "{}")), Err(TokenRejection::Invalid));
     }
 
     #[test]
