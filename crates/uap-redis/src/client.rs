@@ -7,7 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fred::clients::WithOptions;
 use fred::prelude::{
@@ -37,10 +37,21 @@ const SLACK: Duration = Duration::from_millis(500);
 /// Tells the [`Redis`] values of this process apart (for [`LOCAL`]).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// How long a failed attempt at a thread's own connection is not repeated.
+const LOCAL_RETRY: Duration = Duration::from_secs(1);
+
+/// A thread's own connection to one [`Redis`] (see [`Redis::local_cmd`]).
+enum Slot {
+    Opening,
+    Open(Client, ConnectHandle),
+    Failed(Instant),
+}
+
 thread_local! {
     /// Connections opened on this thread's own single-threaded runtime (an
-    /// actix worker), per [`Redis`] id, with the task that drives each.
-    static LOCAL: RefCell<Vec<(u64, Client, ConnectHandle)>> = const { RefCell::new(Vec::new()) };
+    /// actix worker), per [`Redis`] id. They live as long as the thread (for
+    /// the server, as long as the process).
+    static LOCAL: RefCell<Vec<(u64, Slot)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A Redis deployment (standalone, Sentinel or Cluster) shared by this
@@ -209,47 +220,65 @@ impl Redis {
 
     /// For the hot read (validate): a connection driven by the calling
     /// thread's own runtime when that runtime is single-threaded (each actix
-    /// worker's is), opened on first use. fred drives every connection from a
-    /// task; with the shared pool that task runs on the main runtime's
-    /// threads, so each command crossed threads twice (measured: a third of
-    /// the CPU of a Redis validate). Falls back to the pool when there is no
-    /// such runtime or the connection cannot be opened.
-    pub(crate) async fn local_cmd(&self) -> WithOptions<Client> {
+    /// worker's is). fred drives every connection from a task; with the
+    /// shared pool that task runs on the main runtime's threads, so each
+    /// command crossed threads twice (measured: about 5 % of the CPU of a
+    /// Redis validate). The connection is opened in the background on first
+    /// use; until it is up, or when it cannot be opened (retried after
+    /// [`LOCAL_RETRY`]), and off such runtimes, the pool serves.
+    pub(crate) fn local_cmd(&self) -> WithOptions<Client> {
         let single = Handle::try_current().is_ok_and(|h| matches!(h.runtime_flavor(), RuntimeFlavor::CurrentThread));
         if !single {
             return self.cmd();
         }
         let id = self.inner.id;
-        let existing = LOCAL.with(|local| {
+        let ready = LOCAL.with(|local| {
             let mut local = local.borrow_mut();
             // A connection whose task ended (its runtime is gone) is dropped.
-            local.retain(|(_, _, task)| !task.is_finished());
-            local.iter().find(|(owner, _, _)| *owner == id).map(|(_, client, _)| client.clone())
-        });
-        if let Some(client) = existing {
-            return client.with_options(&self.inner.options);
-        }
-        let Ok(client) = self.inner.builder.build() else { return self.cmd() };
-        let task = match tokio::time::timeout(self.inner.timeout * 2, client.init()).await {
-            Ok(Ok(task)) => task,
-            _ => {
-                let _ = tokio::time::timeout(self.inner.timeout, client.quit()).await;
-                return self.cmd();
-            }
-        };
-        let client = LOCAL.with(|local| {
-            let mut local = local.borrow_mut();
-            // Another request of this thread may have opened one meanwhile.
-            if let Some((_, winner, _)) = local.iter().find(|(owner, _, _)| *owner == id) {
-                let (spare, winner) = (client, winner.clone());
-                tokio::spawn(async move { spare.quit().await });
-                winner
-            } else {
-                local.push((id, client.clone(), task));
-                client
+            local.retain(|(_, slot)| !matches!(slot, Slot::Open(_, task) if task.is_finished()));
+            match local.iter_mut().find(|(owner, _)| *owner == id) {
+                Some((_, Slot::Open(client, _))) => Some(client.clone()),
+                Some((_, Slot::Opening)) => None,
+                Some((_, slot @ Slot::Failed(_))) => {
+                    if matches!(slot, Slot::Failed(at) if at.elapsed() >= LOCAL_RETRY) {
+                        *slot = Slot::Opening;
+                        self.open_local();
+                    }
+                    None
+                }
+                None => {
+                    local.push((id, Slot::Opening));
+                    self.open_local();
+                    None
+                }
             }
         });
-        client.with_options(&self.inner.options)
+        ready.map_or_else(|| self.cmd(), |client| client.with_options(&self.inner.options))
+    }
+
+    /// Opens this thread's connection for [`Redis::local_cmd`] in a task of
+    /// the current (single-threaded) runtime, which records the outcome.
+    fn open_local(&self) {
+        let (id, wait) = (self.inner.id, self.inner.timeout * 2);
+        let client = self.inner.builder.build();
+        tokio::spawn(async move {
+            let opened = match client {
+                Ok(client) => match tokio::time::timeout(wait, client.init()).await {
+                    Ok(Ok(task)) => Some((client, task)),
+                    _ => {
+                        let _ = tokio::time::timeout(wait, client.quit()).await;
+                        None
+                    }
+                },
+                Err(_) => None,
+            };
+            LOCAL.with(|local| {
+                let mut local = local.borrow_mut();
+                if let Some((_, slot)) = local.iter_mut().find(|(owner, _)| *owner == id) {
+                    *slot = opened.map_or_else(|| Slot::Failed(Instant::now()), |(c, task)| Slot::Open(c, task));
+                }
+            });
+        });
     }
 
     /// A client of the pool, for commands without options (`SCAN`).
@@ -312,5 +341,67 @@ impl Redis {
         values.extend(keys.iter().map(|k| Value::from(k.as_str())));
         values.extend(args.iter().map(|a| Value::from(a.as_str())));
         self.cmd().custom(command, values).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `UAP_TEST_REDIS_URL`, or `None` after saying why the test is skipped
+    /// (a failure under `UAP_REQUIRE_INTEGRATION=1`).
+    fn test_url() -> Option<String> {
+        match std::env::var("UAP_TEST_REDIS_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                let required = std::env::var("UAP_REQUIRE_INTEGRATION").is_ok_and(|v| v == "1");
+                assert!(!required, "UAP_TEST_REDIS_URL is not set but UAP_REQUIRE_INTEGRATION=1");
+                eprintln!("skipping: UAP_TEST_REDIS_URL not set");
+                None
+            }
+        }
+    }
+
+    fn slot(redis: &Redis) -> Option<&'static str> {
+        LOCAL.with(|local| {
+            local.borrow().iter().find(|(id, _)| *id == redis.inner.id).map(|(_, slot)| match slot {
+                Slot::Opening => "opening",
+                Slot::Open(..) => "open",
+                Slot::Failed(_) => "failed",
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn a_single_threaded_runtime_gets_its_own_connection_in_the_background() {
+        let Some(url) = test_url() else { return };
+        let redis = Redis::connect(RedisConfig::new(url)).await.unwrap();
+        assert_eq!(slot(&redis), None);
+        // The first command goes through the pool while the connection opens.
+        let pong: String = redis.local_cmd().ping(None).await.unwrap();
+        assert_eq!(pong, "PONG");
+        for _ in 0..200 {
+            if slot(&redis) == Some("open") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(slot(&redis), Some("open"));
+        let pong: String = redis.local_cmd().ping(None).await.unwrap();
+        assert_eq!(pong, "PONG");
+        // Another `Redis` on the same thread gets a connection of its own.
+        let other = Redis::connect(RedisConfig::new(redis.inner.url.clone())).await.unwrap();
+        let _ = other.local_cmd();
+        assert_eq!(slot(&other), Some("opening"));
+        assert_eq!(slot(&redis), Some("open"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_multi_threaded_runtime_uses_the_pool() {
+        let Some(url) = test_url() else { return };
+        let redis = Redis::connect(RedisConfig::new(url)).await.unwrap();
+        let pong: String = redis.local_cmd().ping(None).await.unwrap();
+        assert_eq!(pong, "PONG");
+        assert_eq!(slot(&redis), None);
     }
 }

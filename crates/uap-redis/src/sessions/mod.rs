@@ -144,7 +144,7 @@ impl SessionStore for RedisSessionStore {
     async fn get_owned(&self, session_id: &str, user_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         let user = self.redis.keys().user(user_id);
         let fields: Vec<Key> = FIELDS.iter().map(|field| Key::from_static_str(field)).collect();
-        let client = self.redis.local_cmd().await;
+        let client = self.redis.local_cmd();
         let reply = self.redis.run(client.hmget::<Value, _, _>(user.record(session_id), fields)).await?;
         Ok(decode_fields(reply)?.filter(|record| record.user_id == user_id))
     }
