@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 use uap_ports::{AuditEvent, AuditEventType, AuditSink, StoreError};
 
 use super::{Inner, db_err, json, read_json, read_opt_str, read_str, read_ts, text, ts};
-use crate::ident::quote;
 use crate::sql::Sql;
 
 /// Rows per `INSERT` (11 parameters each keeps every engine's limit far away).
@@ -47,29 +46,20 @@ impl SqlAuditSink {
         Self { inner }
     }
 
-    fn org(&self) -> Value {
-        Value::from(self.inner.organization_id.as_str())
-    }
-
-    /// The quoted `timestamp` column (a keyword in some dialects).
-    fn timestamp(&self) -> String {
-        quote("timestamp", self.inner.backend)
-    }
-
     /// The `limit` most recent events of this organization, newest first.
     /// Rows whose event type this build does not know are skipped (logged).
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
     pub async fn recent(&self, limit: u64) -> Result<Vec<AuditEvent>, StoreError> {
-        let mut sql = Sql::new(self.inner.backend);
+        let mut sql = self.inner.sql();
         sql.push(&format!(
             "SELECT id, event_type, user_id, session_id, ip_address, user_agent, success, \
              error_message, metadata, {ts} FROM uap_audit_logs WHERE organization_id = ",
-            ts = self.timestamp()
+            ts = self.inner.timestamp_column()
         ))
-        .bind(self.org())
-        .push(&format!(" ORDER BY {} DESC, id DESC LIMIT ", self.timestamp()))
+        .bind(self.inner.org())
+        .push(&format!(" ORDER BY {} DESC, id DESC LIMIT ", self.inner.timestamp_column()))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = self.inner.conn.query_all_raw(sql.build()).await.map_err(db_err)?;
         let mut events = Vec::with_capacity(rows.len());
@@ -86,9 +76,9 @@ impl SqlAuditSink {
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
     pub async fn count_by_type(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        let mut sql = Sql::new(self.inner.backend);
+        let mut sql = self.inner.sql();
         sql.push("SELECT event_type, COUNT(*) AS n FROM uap_audit_logs WHERE organization_id = ")
-            .bind(self.org())
+            .bind(self.inner.org())
             .push(" GROUP BY event_type");
         let rows = self.inner.conn.query_all_raw(sql.build()).await.map_err(db_err)?;
         let mut counts = BTreeMap::new();
@@ -133,7 +123,7 @@ impl AuditSink for SqlAuditSink {
             sql.push(&format!(
                 "INSERT INTO uap_audit_logs (id, organization_id, event_type, user_id, \
                  session_id, ip_address, user_agent, success, error_message, metadata, {}) VALUES ",
-                self.timestamp()
+                self.inner.timestamp_column()
             ));
             for (i, e) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -141,7 +131,7 @@ impl AuditSink for SqlAuditSink {
                 }
                 sql.bind_tuple([
                     e.id.as_str().into(),
-                    self.org(),
+                    self.inner.org(),
                     e.event_type.as_str().into(),
                     e.user_id.clone().into(),
                     e.session_id.clone().into(),

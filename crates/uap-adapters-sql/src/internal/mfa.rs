@@ -49,18 +49,10 @@ impl SqlMfaFactorStore {
         Self { inner }
     }
 
-    fn sql(&self) -> Sql {
-        Sql::new(self.inner.backend)
-    }
-
-    fn org(&self) -> Value {
-        Value::from(self.inner.organization_id.as_str())
-    }
-
     /// Appends ` WHERE organization_id = ? AND user_id = ? AND factor_type = ?`.
     fn where_factor(&self, sql: &mut Sql, user_id: &str, factor_type: &str) {
         sql.push(" WHERE organization_id = ")
-            .bind(self.org())
+            .bind(self.inner.org())
             .push(" AND user_id = ")
             .bind(user_id)
             .push(" AND factor_type = ")
@@ -70,10 +62,10 @@ impl SqlMfaFactorStore {
     /// The `INSERT` of `factor` as a pending factor (unconfirmed, no step used).
     fn insert(&self, factor: &MfaFactor) -> Sql {
         let b = self.inner.backend;
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push(INSERT).bind_tuple([
             factor.id.as_str().into(),
-            self.org(),
+            self.inner.org(),
             factor.user_id.as_str().into(),
             factor.factor_type.as_str().into(),
             factor.secret_ciphertext.clone().into(),
@@ -127,7 +119,7 @@ impl SqlMfaFactorStore {
     async fn try_put_locked(&self, factor: &MfaFactor) -> Result<bool, RoundErr> {
         let b = self.inner.backend;
         let txn = self.inner.conn.begin().await?;
-        let mut read = self.sql();
+        let mut read = self.inner.sql();
         read.push("SELECT confirmed FROM uap_mfa_factors");
         self.where_factor(&mut read, &factor.user_id, &factor.factor_type);
         read.push(" FOR UPDATE");
@@ -139,7 +131,7 @@ impl SqlMfaFactorStore {
         };
         let confirmed = row.try_get::<bool>("", "confirmed")?;
         if !confirmed {
-            let mut update = self.sql();
+            let mut update = self.inner.sql();
             update
                 .push("UPDATE uap_mfa_factors SET id = ")
                 .bind(factor.id.as_str())
@@ -162,7 +154,7 @@ impl SqlMfaFactorStore {
 #[async_trait]
 impl MfaFactorStore for SqlMfaFactorStore {
     async fn get(&self, user_id: &str, factor_type: &str) -> Result<Option<MfaFactor>, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("SELECT ").push(COLUMNS).push(" FROM uap_mfa_factors");
         self.where_factor(&mut sql, user_id, factor_type);
         let row = self.inner.conn.query_one_raw(sql.build()).await.map_err(db_err)?;
@@ -185,7 +177,7 @@ impl MfaFactorStore for SqlMfaFactorStore {
         step: i64,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("UPDATE uap_mfa_factors SET confirmed = ")
             .bind(true)
             .push(", last_used_step = ")
@@ -204,7 +196,7 @@ impl MfaFactorStore for SqlMfaFactorStore {
         step: i64,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("UPDATE uap_mfa_factors SET last_used_step = ")
             .bind(step)
             .push(", updated_at = ")
@@ -219,7 +211,7 @@ impl MfaFactorStore for SqlMfaFactorStore {
     }
 
     async fn delete(&self, user_id: &str, factor_type: &str) -> Result<bool, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("DELETE FROM uap_mfa_factors");
         self.where_factor(&mut sql, user_id, factor_type);
         Ok(self.execute(sql).await? > 0)

@@ -10,7 +10,6 @@ use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait, Value};
 use uap_ports::{MiddlewareLogSink, MiddlewareRun, StoreError};
 
 use super::{Inner, db_err, json, read_json, read_opt_str, read_str, read_ts, text, ts};
-use crate::ident::quote;
 use crate::sql::Sql;
 
 /// Rows per `INSERT` (12 parameters each keeps every engine's limit far away).
@@ -44,15 +43,6 @@ impl SqlMiddlewareLogSink {
         Self { inner }
     }
 
-    fn org(&self) -> Value {
-        Value::from(self.inner.organization_id.as_str())
-    }
-
-    /// The quoted `timestamp` column (a keyword in some dialects).
-    fn timestamp(&self) -> String {
-        quote("timestamp", self.inner.backend)
-    }
-
     /// The `limit` most recent runs of this organization, newest first (ties
     /// by id, descending). Rows of a phase this build does not know are
     /// skipped (logged).
@@ -60,14 +50,14 @@ impl SqlMiddlewareLogSink {
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
     pub async fn recent(&self, limit: u64) -> Result<Vec<MiddlewareRun>, StoreError> {
-        let mut sql = Sql::new(self.inner.backend);
+        let mut sql = self.inner.sql();
         sql.push(&format!(
             "SELECT id, session_id, middleware_name, execution_order, phase, execution_time_ms, success, \
              error_message, input_data, output_data, {ts} FROM uap_middleware_logs WHERE organization_id = ",
-            ts = self.timestamp()
+            ts = self.inner.timestamp_column()
         ))
-        .bind(self.org())
-        .push(&format!(" ORDER BY {} DESC, id DESC LIMIT ", self.timestamp()))
+        .bind(self.inner.org())
+        .push(&format!(" ORDER BY {} DESC, id DESC LIMIT ", self.inner.timestamp_column()))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = self.inner.conn.query_all_raw(sql.build()).await.map_err(db_err)?;
         let mut runs = Vec::with_capacity(rows.len());
@@ -120,7 +110,7 @@ impl MiddlewareLogSink for SqlMiddlewareLogSink {
                 "INSERT INTO uap_middleware_logs (id, session_id, organization_id, middleware_name, \
                  execution_order, phase, execution_time_ms, success, error_message, input_data, output_data, \
                  {}) VALUES ",
-                self.timestamp()
+                self.inner.timestamp_column()
             ));
             for (i, run) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -129,7 +119,7 @@ impl MiddlewareLogSink for SqlMiddlewareLogSink {
                 sql.bind_tuple([
                     run.id.as_str().into(),
                     run.session_id.clone().into(),
-                    self.org(),
+                    self.inner.org(),
                     text(Some(&run.middleware_name)),
                     int(run.execution_order),
                     run.phase.into(),

@@ -27,6 +27,8 @@ pub use sessions::SqlSessionStore;
 
 use crate::SqlBackend;
 use crate::backend::{Connected, PoolSettings, connect, map_err};
+use crate::ident::quote;
+use crate::sql::Sql;
 
 /// The dependency name in [`StoreError::Unavailable`].
 pub(crate) const INTERNAL: &str = "internal database";
@@ -44,6 +46,23 @@ pub(crate) struct Inner {
     pub conn: DatabaseConnection,
     pub backend: SqlBackend,
     pub organization_id: String,
+}
+
+impl Inner {
+    /// A statement builder for this backend.
+    pub(crate) fn sql(&self) -> Sql {
+        Sql::new(self.backend)
+    }
+
+    /// This deployment's `organization_id`, as a bound value.
+    pub(crate) fn org(&self) -> Value {
+        Value::from(self.organization_id.as_str())
+    }
+
+    /// The quoted `timestamp` column (a keyword in some dialects).
+    pub(crate) fn timestamp_column(&self) -> String {
+        quote("timestamp", self.backend)
+    }
 }
 
 impl std::fmt::Debug for InternalDb {

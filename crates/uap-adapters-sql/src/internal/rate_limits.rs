@@ -28,7 +28,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -149,14 +149,6 @@ impl SqlRateLimitStore {
         Self { inner }
     }
 
-    fn sql(&self) -> Sql {
-        Sql::new(self.inner.backend)
-    }
-
-    fn org(&self) -> Value {
-        Value::from(self.inner.organization_id.as_str())
-    }
-
     /// Appends ` WHERE identifier = ? AND identifier_type = ? AND organization_id = ?`.
     fn where_key(&self, sql: &mut Sql, key: &Stored<'_>) {
         sql.push(" WHERE identifier = ")
@@ -164,7 +156,7 @@ impl SqlRateLimitStore {
             .push(" AND identifier_type = ")
             .bind(key.kind)
             .push(" AND organization_id = ")
-            .bind(self.org());
+            .bind(self.inner.org());
     }
 
     fn count(row: &QueryResult) -> Result<u32, StoreError> {
@@ -174,7 +166,7 @@ impl SqlRateLimitStore {
 
     /// `SELECT attempt_count, window_start, blocked_until … WHERE <key>`.
     fn select(&self, key: &Stored<'_>) -> Sql {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("SELECT attempt_count, window_start, blocked_until FROM uap_rate_limits");
         self.where_key(&mut sql, key);
         sql
@@ -197,12 +189,12 @@ impl SqlRateLimitStore {
     /// The `INSERT` of a new row in state `c` (MySQL/MariaDB).
     fn insert(&self, key: &Stored<'_>, c: Counter, now: OffsetDateTime) -> Sql {
         let b = self.inner.backend;
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push(INSERT).bind_tuple([
             uuid::Uuid::new_v4().to_string().into(),
             key.identifier.as_ref().into(),
             key.kind.into(),
-            self.org(),
+            self.inner.org(),
             i64::from(c.count).into(),
             ts(b, c.window_start),
             opt_ts(b, c.blocked_until),
@@ -215,7 +207,7 @@ impl SqlRateLimitStore {
     /// The `UPDATE` of an existing row to state `c` (MySQL/MariaDB).
     fn update(&self, key: &Stored<'_>, c: Counter, now: OffsetDateTime) -> Sql {
         let b = self.inner.backend;
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("UPDATE uap_rate_limits SET attempt_count = ")
             .bind(i64::from(c.count))
             .push(", window_start = ")
@@ -235,12 +227,12 @@ impl SqlRateLimitStore {
         let until = ts(b, plus(now, rule.block));
         let first_block = if max < 1 { until.clone() } else { opt_ts(b, None) };
         let cutoff = ts(b, minus(now, rule.window));
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push(INSERT).bind_tuple([
             uuid::Uuid::new_v4().to_string().into(),
             key.identifier.as_ref().into(),
             key.kind.into(),
-            self.org(),
+            self.inner.org(),
             1_i64.into(),
             ts(b, now),
             first_block,
@@ -376,7 +368,7 @@ impl RateLimitStore for SqlRateLimitStore {
 
     async fn reset(&self, key: &RateLimitKey) -> Result<(), StoreError> {
         let key = stored(key)?;
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("DELETE FROM uap_rate_limits");
         self.where_key(&mut sql, &key);
         self.inner.conn.execute_raw(sql.build()).await.map(|_| ()).map_err(db_err)

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 use time::OffsetDateTime;
 use uap_ports::{RotateOutcome, SessionRecord, SessionState, SessionStore, StoreError};
 
@@ -40,14 +40,6 @@ impl SqlSessionStore {
         Self { inner }
     }
 
-    fn sql(&self) -> Sql {
-        Sql::new(self.inner.backend)
-    }
-
-    fn org(&self) -> Value {
-        Value::from(self.inner.organization_id.as_str())
-    }
-
     /// `INSERT` of one record.
     fn insert(&self, record: &SessionRecord) -> Sql {
         let b = self.inner.backend;
@@ -55,12 +47,12 @@ impl SqlSessionStore {
             SessionState::Active => ("active", None, None),
             SessionState::Rotated { successor_id, at } => ("rotated", Some(successor_id.clone()), Some(*at)),
         };
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push(INSERT).bind_tuple([
             record.session_id.as_str().into(),
             record.user_id.as_str().into(),
             text(record.device_id.as_deref()),
-            self.org(),
+            self.inner.org(),
             ts(b, record.created_at),
             ts(b, record.expires_at),
             ts(b, record.last_activity),
@@ -79,7 +71,7 @@ impl SqlSessionStore {
 
     /// `SELECT <COLUMNS> FROM uap_sessions WHERE <column> = ? AND organization_id = ?`
     fn select_where(&self, column: &str, value: &str) -> Sql {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("SELECT ")
             .push(COLUMNS)
             .push(" FROM uap_sessions WHERE ")
@@ -87,7 +79,7 @@ impl SqlSessionStore {
             .push(" = ")
             .bind(value)
             .push(" AND organization_id = ")
-            .bind(self.org());
+            .bind(self.inner.org());
         sql
     }
 
@@ -149,31 +141,31 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn touch(&self, session_id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("UPDATE uap_sessions SET last_activity = ")
             .bind(ts(self.inner.backend, at))
             .push(" WHERE session_id = ")
             .bind(session_id)
             .push(" AND organization_id = ")
-            .bind(self.org());
+            .bind(self.inner.org());
         self.execute(sql).await.map(|_| ())
     }
 
     async fn delete(&self, session_id: &str) -> Result<bool, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("DELETE FROM uap_sessions WHERE session_id = ")
             .bind(session_id)
             .push(" AND organization_id = ")
-            .bind(self.org());
+            .bind(self.inner.org());
         Ok(self.execute(sql).await? > 0)
     }
 
     async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("DELETE FROM uap_sessions WHERE user_id = ")
             .bind(user_id)
             .push(" AND organization_id = ")
-            .bind(self.org());
+            .bind(self.inner.org());
         if let Some(keep) = keep {
             sql.push(" AND session_id <> ").bind(keep);
         }
@@ -181,11 +173,11 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn delete_family(&self, family_id: &str) -> Result<u64, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("DELETE FROM uap_sessions WHERE family_id = ")
             .bind(family_id)
             .push(" AND organization_id = ")
-            .bind(self.org());
+            .bind(self.inner.org());
         self.delete_counting_active(sql).await
     }
 
@@ -203,7 +195,7 @@ impl SessionStore for SqlSessionStore {
         at: OffsetDateTime,
     ) -> Result<RotateOutcome, StoreError> {
         let txn = self.inner.conn.begin().await.map_err(db_err)?;
-        let mut mark = self.sql();
+        let mut mark = self.inner.sql();
         mark.push("UPDATE uap_sessions SET state = 'rotated', successor_id = ")
             .bind(successor.session_id.as_str())
             .push(", rotated_at = ")
@@ -211,7 +203,7 @@ impl SessionStore for SqlSessionStore {
             .push(" WHERE session_id = ")
             .bind(old_id)
             .push(" AND organization_id = ")
-            .bind(self.org())
+            .bind(self.inner.org())
             .push(" AND state = 'active'");
         let marked = txn.execute_raw(mark.build()).await.map_err(db_err)?;
         if marked.rows_affected() == 1 {
@@ -231,9 +223,9 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let mut sql = self.sql();
+        let mut sql = self.inner.sql();
         sql.push("DELETE FROM uap_sessions WHERE organization_id = ")
-            .bind(self.org())
+            .bind(self.inner.org())
             .push(" AND retain_until < ")
             .bind(ts(self.inner.backend, now));
         self.execute(sql).await
