@@ -186,7 +186,7 @@ impl SqlRateLimitStore {
         row.map(|row| self.counter(&row)).transpose()
     }
 
-    /// The `INSERT` of a new row in state `c` (MySQL/MariaDB).
+    /// The `INSERT` of a new row in state `c` (MySQL/MariaDB; the start of the upsert elsewhere).
     fn insert(&self, key: &Stored<'_>, c: Counter, now: OffsetDateTime) -> Sql {
         let b = self.inner.backend;
         let mut sql = self.inner.sql();
@@ -224,21 +224,11 @@ impl SqlRateLimitStore {
     fn upsert(&self, key: &Stored<'_>, rule: RateLimitRule, now: OffsetDateTime) -> Sql {
         let b = self.inner.backend;
         let max = max_attempts(rule);
-        let until = ts(b, plus(now, rule.block));
-        let first_block = if max < 1 { until.clone() } else { opt_ts(b, None) };
+        let blocked_at = plus(now, rule.block);
+        let first = Counter { count: 1, window_start: now, blocked_until: (max < 1).then_some(blocked_at) };
+        let until = ts(b, blocked_at);
         let cutoff = ts(b, minus(now, rule.window));
-        let mut sql = self.inner.sql();
-        sql.push(INSERT).bind_tuple([
-            uuid::Uuid::new_v4().to_string().into(),
-            key.identifier.as_ref().into(),
-            key.kind.into(),
-            self.inner.org(),
-            1_i64.into(),
-            ts(b, now),
-            first_block,
-            ts(b, now),
-            ts(b, now),
-        ]);
+        let mut sql = self.insert(key, first, now);
         sql.push(
             " ON CONFLICT (identifier, identifier_type, organization_id) DO UPDATE SET attempt_count = CASE WHEN \
              uap_rate_limits.blocked_until IS NOT NULL OR uap_rate_limits.window_start <= ",
