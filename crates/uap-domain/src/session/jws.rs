@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit as _, Mac as _};
+use hmac::{Hmac, KeyInit as _};
 use josekit::jws::JwsVerifier;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -23,7 +23,6 @@ use super::token::TokenRejection;
 use crate::config::JwtAlgorithm;
 
 /// Pre-keyed HMAC state, cloned for each verification.
-#[derive(Clone)]
 enum HmacKey {
     Hs256(Hmac<Sha256>),
     Hs384(Hmac<Sha384>),
@@ -43,19 +42,15 @@ impl HmacKey {
 
     /// Whether `signature` is the MAC of `message` (constant time).
     fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        match self.clone() {
-            Self::Hs256(mut mac) => {
-                mac.update(message);
-                mac.verify_slice(signature).is_ok()
-            }
-            Self::Hs384(mut mac) => {
-                mac.update(message);
-                mac.verify_slice(signature).is_ok()
-            }
-            Self::Hs512(mut mac) => {
-                mac.update(message);
-                mac.verify_slice(signature).is_ok()
-            }
+        fn check<M: hmac::Mac + Clone>(keyed: &M, message: &[u8], signature: &[u8]) -> bool {
+            let mut mac = keyed.clone();
+            mac.update(message);
+            mac.verify_slice(signature).is_ok()
+        }
+        match self {
+            Self::Hs256(keyed) => check(keyed, message, signature),
+            Self::Hs384(keyed) => check(keyed, message, signature),
+            Self::Hs512(keyed) => check(keyed, message, signature),
         }
     }
 }
