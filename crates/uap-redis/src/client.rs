@@ -236,16 +236,14 @@ impl Redis {
             let mut local = local.borrow_mut();
             // A connection whose task ended (its runtime is gone) is dropped.
             local.retain(|(_, slot)| !matches!(slot, Slot::Open(_, task) if task.is_finished()));
-            match local.iter_mut().find(|(owner, _)| *owner == id) {
-                Some((_, Slot::Open(client, _))) => Some(client.clone()),
-                Some((_, Slot::Opening)) => None,
-                Some((_, slot @ Slot::Failed(_))) => {
-                    if matches!(slot, Slot::Failed(at) if at.elapsed() >= LOCAL_RETRY) {
-                        *slot = Slot::Opening;
-                        self.open_local();
-                    }
+            match local.iter_mut().find(|(owner, _)| *owner == id).map(|(_, slot)| slot) {
+                Some(Slot::Open(client, _)) => Some(client.clone()),
+                Some(slot) if matches!(&*slot, Slot::Failed(at) if at.elapsed() >= LOCAL_RETRY) => {
+                    *slot = Slot::Opening;
+                    self.open_local();
                     None
                 }
+                Some(_) => None,
                 None => {
                     local.push((id, Slot::Opening));
                     self.open_local();
