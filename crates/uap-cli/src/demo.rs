@@ -2,6 +2,7 @@
 //! legacy formats, a generated `uap.toml`, and the server — no Redis, no
 //! PostgreSQL, no network.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
@@ -205,18 +206,54 @@ fn write_config(path: &Path, dir: &Path, port: u16) -> Result<(), Failure> {
         internal = sqlite_url(&dir.join("uap.db")),
         secret = random_secret(),
     );
-    std::fs::write(path, text).map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))
+    let fail = |e: std::io::Error| Failure::runtime(format!("cannot write {}: {e}", path.display()));
+    let mut file = private_file(path).map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)
+}
+
+/// Creates `path` readable and writable by its owner only (0600): the demo's
+/// config holds the JWT secret and its databases hold password hashes and
+/// sessions.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Creates the demo directory owner-only (0700) when it does not exist yet.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// An empty SQLite database file created 0600 before SQLite opens it (SQLite
+/// gives its `-wal`/`-shm` files the database file's permissions).
+fn private_db(path: &Path) -> Result<(), Failure> {
+    if path.exists() {
+        return Ok(());
+    }
+    private_file(path).map(drop).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", path.display())))
 }
 
 /// Prepares the demo directory (once) and serves it.
 pub(crate) async fn run(port: u16, dir: &Path) -> Result<(), Failure> {
-    std::fs::create_dir_all(dir).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+    private_dir(dir).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
     let dir: PathBuf =
         dir.canonicalize().map_err(|e| Failure::runtime(format!("cannot resolve {}: {e}", dir.display())))?;
     let host_db = dir.join("host.db");
     if !host_db.exists() {
+        private_db(&host_db)?;
         create_host_db(&host_db).await?;
     }
+    private_db(&dir.join("uap.db"))?;
     let config = dir.join("uap.toml");
     if !config.exists() {
         write_config(&config, &dir, port)?;

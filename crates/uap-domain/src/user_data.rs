@@ -6,16 +6,23 @@ use serde_json::{Map, Value};
 
 use crate::config::Settings;
 
-/// Column names that hold secrets in common frameworks, matched exactly.
+/// Column names that hold secrets in common frameworks, matched exactly
+/// (case-insensitively).
 const SECRET_NAMES: &[&str] = &[
     "remember_token",
     "reset_password_token",
     "confirmation_token",
     "unlock_token",
-    "user_activation_key",
-    "user_newpasswd",
+    "user_activation_key", // WordPress
+    "user_newpasswd",      // phpBB
+    "user_actkey",         // phpBB
+    "auth_key",            // Yii2
     "otp_secret",
     "api_key",
+    "api_token",
+    "private_key",
+    "secret",
+    "token",
     "salt",
     "password_salt",
     "password_hash",
@@ -25,16 +32,23 @@ const SECRET_NAMES: &[&str] = &[
     "pass",
 ];
 
-/// Whether a column name looks secret-bearing (`*_token`, `*_secret`,
-/// `*_password`, `encrypted_*`, or a known name). Case-insensitive.
+/// Name prefixes of secret-bearing columns (`otp_backup_codes`, `encrypted_ssn`).
+const SECRET_PREFIXES: &[&str] = &["encrypted_", "otp_"];
+
+/// Name suffixes of secret-bearing columns: tokens and secrets of any kind
+/// (`two_factor_secret`), Rails digests (`remember_digest`,
+/// `activation_digest`), recovery codes (`two_factor_recovery_codes`), salts
+/// and other passwords.
+const SECRET_SUFFIXES: &[&str] = &["_token", "_secret", "_password", "_digest", "_codes", "_salt", "_private_key"];
+
+/// Whether a column name looks secret-bearing: a known name, or one of
+/// [`SECRET_PREFIXES`] / [`SECRET_SUFFIXES`]. Case-insensitive.
 #[must_use]
 pub fn looks_secret(column: &str) -> bool {
     let name = column.to_ascii_lowercase();
     SECRET_NAMES.contains(&name.as_str())
-        || name.ends_with("_token")
-        || name.ends_with("_secret")
-        || name.ends_with("_password")
-        || name.starts_with("encrypted_")
+        || SECRET_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+        || SECRET_SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
 }
 
 /// Filters host attributes down to what may be returned to clients.
@@ -113,6 +127,33 @@ mod tests {
             UserDataFilter::from_settings(&Settings { sensitive_fields: vec!["ssn".into()], ..Settings::default() });
         let data = filter.apply("id", "7", &attrs(), &[]);
         assert_eq!(data, json!({"id": 7, "username": "ann", "email": "a@x"}));
+    }
+
+    #[test]
+    fn common_framework_secret_columns_are_never_returned() {
+        for column in [
+            "auth_key",
+            "remember_digest",
+            "activation_digest",
+            "reset_digest",
+            "two_factor_secret",
+            "two_factor_recovery_codes",
+            "backup_codes",
+            "otp_backup_codes",
+            "OTP_required_for_login",
+            "user_salt",
+            "user_actkey",
+            "secret",
+            "token",
+            "private_key",
+            "ssh_private_key",
+            "api_token",
+        ] {
+            assert!(looks_secret(column), "{column} should look secret");
+        }
+        for column in ["username", "email", "display_name", "role", "token_count_hint", "postcode"] {
+            assert!(!looks_secret(column), "{column} should not look secret");
+        }
     }
 
     #[test]

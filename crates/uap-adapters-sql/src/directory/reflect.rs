@@ -123,6 +123,7 @@ pub(crate) async fn reflect_table(
         let nullable = get("nullable")?.is_some_and(|v| v.eq_ignore_ascii_case("yes"));
         let kind = classify(backend, &data_type, &udt);
         let select = select_expr(backend, &name, &data_type, &udt);
+        let max_len = if backend == SqlBackend::Sqlite { sqlite_declared_width(&data_type) } else { max_len };
         columns.push(ReflectedColumn {
             name,
             data_type: match backend {
@@ -130,7 +131,7 @@ pub(crate) async fn reflect_table(
                 SqlBackend::Postgres if data_type == "user-defined" => udt,
                 SqlBackend::Postgres | SqlBackend::Sqlite => data_type,
             },
-            max_len: if backend == SqlBackend::Sqlite { None } else { max_len },
+            max_len,
             nullable,
             kind,
             select,
@@ -258,5 +259,38 @@ pub(crate) const fn text_type(backend: SqlBackend) -> &'static str {
     match backend {
         SqlBackend::MySql => "CHAR",
         SqlBackend::Postgres | SqlBackend::Sqlite => "TEXT",
+    }
+}
+
+/// The width a SQLite column declares for character data (`VARCHAR(100)`,
+/// `CHARACTER VARYING(255)`, `NCHAR(60)`): SQLite itself does not enforce it,
+/// but the host application (or the database it migrates to) may, so a
+/// write-back must not exceed it. `None` for other types and no width.
+fn sqlite_declared_width(declared: &str) -> Option<u64> {
+    let declared = declared.to_ascii_lowercase();
+    let (name, rest) = declared.split_once('(')?;
+    if !name.contains("char") && !name.contains("clob") && !name.contains("text") {
+        return None;
+    }
+    let (width, _) = rest.split_once(')')?;
+    // `DECIMAL(10,2)`-like pairs are not widths of text.
+    width.trim().parse::<u64>().ok().filter(|w| *w > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_declared_width;
+
+    #[test]
+    fn sqlite_widths_come_from_the_declared_type() {
+        assert_eq!(sqlite_declared_width("varchar(100)"), Some(100));
+        assert_eq!(sqlite_declared_width("VARCHAR ( 128 )"), Some(128));
+        assert_eq!(sqlite_declared_width("character varying(255)"), Some(255));
+        assert_eq!(sqlite_declared_width("nchar(60)"), Some(60));
+        assert_eq!(sqlite_declared_width("text"), None);
+        assert_eq!(sqlite_declared_width("varchar"), None);
+        assert_eq!(sqlite_declared_width("decimal(10,2)"), None);
+        assert_eq!(sqlite_declared_width("blob(16)"), None);
+        assert_eq!(sqlite_declared_width("varchar(0)"), None);
     }
 }

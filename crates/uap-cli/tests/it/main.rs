@@ -5,6 +5,7 @@
 
 mod check;
 mod demo;
+mod hardening;
 mod pipeline;
 mod proxy;
 mod scaleout;
