@@ -37,6 +37,7 @@ pub fn run() -> Result<()> {
         cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"]),
     )?;
     check_dependency_direction()?;
+    crate::tidy::run()?;
 
     let mut tests = if has_nextest() {
         let mut c = cargo();
@@ -54,6 +55,26 @@ pub fn run() -> Result<()> {
     }
     tests.env("UAP_REQUIRE_INTEGRATION", "1");
     run_step("tests", &mut tests)
+}
+
+/// `cargo xtask openapi`: regenerates `docs/openapi.json` from the server's
+/// route annotations (the snapshot test in `uap-server` fails when it is stale).
+pub fn write_openapi() -> Result<()> {
+    run_step(
+        "write docs/openapi.json",
+        cargo()
+            .args([
+                "test",
+                "-p",
+                "uap-server",
+                "--test",
+                "it",
+                "--locked",
+                "--",
+                "openapi::openapi_snapshot_is_current",
+            ])
+            .env("UAP_UPDATE_OPENAPI", "1"),
+    )
 }
 
 fn has_nextest() -> bool {

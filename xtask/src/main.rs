@@ -2,10 +2,13 @@
 //! check, clippy with `-D warnings`, the dependency-direction check, and every
 //! test against the real services. `cargo xtask bench [--quick] [--check]`
 //! measures the release binary under load (see `docs/performance.md`); it is
-//! not part of `ci`.
+//! not part of `ci`. `cargo xtask tidy` checks the source tree's own rules
+//! (also run by `ci` and as tests); `cargo xtask openapi` rewrites the
+//! committed OpenAPI snapshot `docs/openapi.json`.
 
 mod bench;
 mod ci;
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -15,8 +18,10 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("deps") => ci::check_dependency_direction(),
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
+        Some("tidy") => tidy::run(),
+        Some("openapi") => ci::write_openapi(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|deps|bench [--quick] [--check]>");
+            eprintln!("usage: cargo xtask <ci|deps|tidy|openapi|bench [--quick] [--check]>");
             return ExitCode::from(2);
         }
     };

@@ -1,3 +1,6 @@
+//! Errors building the HTTP adapters (a configuration mistake found at start-up,
+//! e.g. an empty CAPTCHA secret or a relative verify URL).
+
 use uap_ports::BoxError;
 
 /// Why an adapter could not be built (a configuration mistake, found at startup).

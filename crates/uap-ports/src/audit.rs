@@ -1,3 +1,6 @@
+//! The audit trail port: event types as stored (`LOGIN`, `FAILED_LOGIN`, …),
+//! the record written to `uap_audit_logs`, and the `AuditSink` that writes it.
+
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;

@@ -1,3 +1,5 @@
+//! The CAPTCHA port: a provider's verdict on a client's token.
+
 use async_trait::async_trait;
 
 /// What a CAPTCHA provider said about a token.

@@ -1,3 +1,5 @@
+//! The `Clock` port: the one place time is read (tests fix it).
+
 use time::OffsetDateTime;
 
 /// The source of "now" for every rule that depends on time. Tests use a fixed

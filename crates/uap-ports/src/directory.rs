@@ -1,3 +1,7 @@
+//! The host user directory port: find a user by identifier, the
+//! compare-and-set password upgrade, health. Implemented by the SQL adapter
+//! (and the host API adapter).
+
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 

@@ -1,3 +1,6 @@
+//! `StoreError`: what every port returns, with the semantic variants the core
+//! branches on (unavailable, misconfigured, …) and no driver error type.
+
 use std::error::Error;
 
 /// An opaque error from a driver, kept for the log, never shown to a client.

@@ -1,3 +1,6 @@
+//! The event bus port: fan-out between instances (session ends,
+//! configuration changes, key rotation).
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

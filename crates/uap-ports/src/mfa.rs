@@ -1,3 +1,5 @@
+//! The MFA factor store port: sealed TOTP factors and their last used step.
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 

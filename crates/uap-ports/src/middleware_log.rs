@@ -1,3 +1,5 @@
+//! The middleware-run log port (`uap_middleware_logs`).
+
 use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;

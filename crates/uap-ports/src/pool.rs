@@ -1,3 +1,6 @@
+//! The blocking-pool port: CPU-heavy work (password hashing) off the async
+//! workers, bounded so overload sheds instead of queueing.
+
 use async_trait::async_trait;
 
 /// A bounded pool of threads for CPU-heavy work (password hashing), so that it

@@ -1,3 +1,5 @@
+//! The rate-limit store port: atomic attempt counters shared by instances.
+
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 

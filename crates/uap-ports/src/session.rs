@@ -1,3 +1,6 @@
+//! The session store port: session records, their states (active, rotated)
+//! and the atomic operations the session manager relies on.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -1,3 +1,6 @@
+//! The webhook port: POST a signed request context to the host and read its
+//! decision.
+
 use std::time::Duration;
 
 use async_trait::async_trait;

@@ -132,3 +132,29 @@ async fn demo_files_are_owner_only() {
     }
     assert!(server.terminate().success());
 }
+
+#[tokio::test]
+async fn pretty_logs_to_a_file_carry_no_colour_codes() {
+    let dir = TempDir::new();
+    let port = free_port();
+    let log = dir.path().join("stderr.log");
+    let mut child = uap()
+        .args(["demo", "--port", &port.to_string(), "--dir"])
+        .arg(dir.path().join("demo"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !client.get(format!("http://127.0.0.1:{port}/health/live")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(std::time::Instant::now() < deadline, "demo did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("UAP listening"), "{written}");
+    assert!(!written.contains('\u{1b}'), "escape codes in {written:?}");
+}

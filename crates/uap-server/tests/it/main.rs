@@ -7,5 +7,6 @@ mod bad_input;
 mod custom;
 mod flow;
 mod formats;
+mod openapi;
 mod support;
 mod tokens;

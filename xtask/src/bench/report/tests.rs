@@ -1,3 +1,5 @@
+//! Unit tests of the bench report: parsing, ratios, targets, rendering.
+
 use super::*;
 
 fn load(per_second: f64, p50_ms: f64, p99_ms: f64) -> Load {
