@@ -5,6 +5,7 @@
 
 mod check;
 mod demo;
+mod mfa_security;
 mod pipeline;
 mod proxy;
 mod scaleout;

@@ -7,7 +7,7 @@ use uap_ports::{Admission, RateLimitKey, RateLimitRule};
 
 use super::{AuthService, LoginError, LoginSuccess, MfaFlowError};
 use crate::pipeline::{Block, MiddlewareError, VerifiedUser};
-use crate::session::{ClientContext, MfaTicket, SessionError};
+use crate::session::{ClientContext, PendingLogin, SessionError, TicketPurpose};
 
 /// How long an `mfa_token` is accepted.
 const MFA_TICKET_SECONDS: i64 = 300;
@@ -31,7 +31,7 @@ impl AuthService {
         let ticket = self
             .sessions
             .tokens()
-            .verify_ticket(mfa_token, now)
+            .open_ticket(mfa_token, TicketPurpose::Mfa, now)
             .map_err(|_| LoginError::MfaFailed("Invalid or expired MFA token"))?;
         match mfa.check_code(&ticket.user_id, code).await {
             Ok(()) => {}
@@ -74,19 +74,17 @@ impl AuthService {
         device_id: Option<String>,
     ) -> Result<LoginError, LoginError> {
         let now = self.clock.now();
-        let ticket = MfaTicket {
+        let ticket = PendingLogin {
             ticket_id: uuid::Uuid::new_v4().to_string(),
+            purpose: TicketPurpose::Mfa,
             user_id: user.user_id.clone(),
             roles: user.roles.clone(),
             user_data: user.user_data.clone(),
             device_id,
             expires_at: now.unix_timestamp() + MFA_TICKET_SECONDS,
         };
-        let mfa_token = self
-            .sessions
-            .tokens()
-            .sign_ticket(&ticket, now.unix_timestamp())
-            .map_err(|_| LoginError::Session(SessionError::Signing))?;
+        let mfa_token =
+            self.sessions.tokens().seal_ticket(&ticket).map_err(|_| LoginError::Session(SessionError::Signing))?;
         Ok(LoginError::MfaRequired { mfa_token })
     }
 }
