@@ -14,7 +14,7 @@ use crate::audit::{AuditRecorder, EventDetails};
 use crate::config::{AuthType, Settings};
 use crate::password::{self, HashUpgrade, PasswordPolicy, Verdict};
 use crate::pipeline::{Block, Challenge, Decision, LoginAttempt, LoginFailure, Pipeline, VerifiedUser};
-use crate::session::{ClientContext, NewSession, SessionManager};
+use crate::session::{ClientContext, NewSession, SessionManager, TicketPurpose};
 use crate::user_data::UserDataFilter;
 
 /// The login rules taken from the configuration.
@@ -181,7 +181,12 @@ impl AuthService {
         match self.pipeline.post_authenticate(&attempt, &verified).await? {
             Decision::Continue => {}
             Decision::Block(block) => return self.refuse(&attempt, Some(&verified.user_id), block, client).await,
-            Decision::Challenge(Challenge::Mfa) => return Err(self.mfa_challenge(&verified, request.device_id)?),
+            Decision::Challenge(Challenge::Mfa) => {
+                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Mfa)?);
+            }
+            Decision::Challenge(Challenge::MfaEnrollment) => {
+                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Enroll)?);
+            }
         }
         let mut audit_metadata = json!({ "device_id": request.device_id, "client_metadata": request.metadata });
         if let Some(format) = checked.weak_format {
