@@ -240,6 +240,9 @@ async fn a_required_role_without_a_factor_gets_an_enrollment_token_not_a_session
     let remove = "/api/v1/auth/mfa/totp";
     assert_eq!(status_with(&server, Method::DELETE, remove, &token, json!({"code": "000000"})).await, 401);
     assert_eq!(status_with(&server, Method::DELETE, remove, &token, json!({"code": codes.at(0)})).await, 200);
+    // Without a factor again, the spent enrollment token still cannot enroll.
+    let (status, body) = post(&server, enroll_route, Some(&enrollment), json!({"password": "bob-password"})).await;
+    assert_eq!(status, 401, "spent: {body}");
 
     assert!(server.terminate().success());
     // root is user 2.

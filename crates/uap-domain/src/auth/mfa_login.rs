@@ -23,6 +23,13 @@ const MFA_TICKET_SECONDS: i64 = 300;
 /// How long an `enrollment_token` is accepted (time to set up an app).
 const ENROLLMENT_TICKET_SECONDS: i64 = 600;
 
+/// The single-use counter of a ticket.
+fn spend_counter(ticket: &PendingLogin, lifetime: i64) -> (RateLimitKey, RateLimitRule) {
+    let key = RateLimitKey { kind: "mfa_ticket".into(), value: ticket.ticket_id.clone() };
+    let lifetime = Duration::seconds(lifetime);
+    (key, RateLimitRule { max_attempts: 1, window: lifetime, block: lifetime })
+}
+
 /// Who is enrolling a TOTP factor.
 #[derive(Debug, Clone)]
 pub enum Enroller {
@@ -138,9 +145,7 @@ impl AuthService {
 
     /// Spends a ticket: the first call succeeds, any later one is refused.
     async fn spend(&self, ticket: &PendingLogin, lifetime: i64) -> Result<(), LoginError> {
-        let key = RateLimitKey { kind: "mfa_ticket".into(), value: ticket.ticket_id.clone() };
-        let lifetime = Duration::seconds(lifetime);
-        let rule = RateLimitRule { max_attempts: 1, window: lifetime, block: lifetime };
+        let (key, rule) = spend_counter(ticket, lifetime);
         let admission = self
             .tickets
             .attempt(&key, rule, self.clock.now())
@@ -151,6 +156,16 @@ impl AuthService {
         } else {
             Err(LoginError::MfaFailed("Token already used"))
         }
+    }
+
+    /// Whether the ticket was spent already (without spending it), so a
+    /// spent enrollment token cannot enroll a factor again.
+    async fn spent(&self, ticket: &PendingLogin, lifetime: i64) -> Result<bool, LoginError> {
+        let (key, rule) = spend_counter(ticket, lifetime);
+        let now = self.clock.now();
+        let unavailable = |e| LoginError::Middleware(MiddlewareError::unavailable("rate-limit store", e));
+        let blocked = self.tickets.blocked_until(&key, now).await.map_err(unavailable)?.is_some();
+        Ok(blocked || self.tickets.attempts(&key, rule, now).await.map_err(unavailable)? > 0)
     }
 
     fn mfa_service(&self) -> Result<&MfaService, LoginError> {
@@ -186,6 +201,9 @@ impl AuthService {
             .tokens()
             .open_ticket(token, TicketPurpose::Enroll, self.clock.now())
             .map_err(|_| LoginError::MfaFailed("Invalid or expired enrollment token"))?;
+        if self.spent(&pending, ENROLLMENT_TICKET_SECONDS).await? {
+            return Err(LoginError::MfaFailed("Token already used"));
+        }
         Ok(Enroller::Login(pending))
     }
 

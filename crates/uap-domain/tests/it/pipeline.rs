@@ -395,6 +395,10 @@ fn a_required_role_enrolls_through_its_enrollment_token_before_any_session() {
     let code = totp.code_at_step(&secret, totp.step_at(w.clock.now().unix_timestamp()));
     let login = block_on(w.auth.confirm_totp(enroller, &code, &client)).unwrap().expect("the held-back login");
     assert_eq!(login.user_id, "1");
+    assert!(
+        matches!(block_on(w.auth.enroller(Some(&token), None, &client)), Err(LoginError::MfaFailed(m)) if m.contains("already used")),
+        "spent"
+    );
     assert!(block_on(w.auth.sessions().validate(&login.session.token, &client)).is_ok());
 
     // Now a code is due; the mfa_token opens no enrollment.
