@@ -28,6 +28,11 @@ pub enum AuditEventType {
     AccountLocked,
     /// The configuration was changed.
     ConfigurationChange,
+    /// A second factor was enrolled (`metadata.step`: `started`, then
+    /// `confirmed` when it becomes active).
+    MfaEnrolled,
+    /// A second factor was removed (or a removal was refused: `success` false).
+    MfaDisabled,
 }
 
 impl AuditEventType {
@@ -44,6 +49,8 @@ impl AuditEventType {
             Self::TokenRefresh => "TOKEN_REFRESH",
             Self::AccountLocked => "ACCOUNT_LOCKED",
             Self::ConfigurationChange => "CONFIGURATION_CHANGE",
+            Self::MfaEnrolled => "MFA_ENROLLED",
+            Self::MfaDisabled => "MFA_DISABLED",
         }
     }
 }

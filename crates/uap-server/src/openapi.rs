@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::MfaRequiredResponse;
+use crate::api::{MfaEnrollmentRequiredResponse, MfaRequiredResponse};
 use crate::handlers::{authenticate, health, mfa, sessions, validate};
 use crate::metrics;
 
@@ -41,7 +41,7 @@ impl Modify for BearerScheme {
         mfa::remove,
         metrics::metrics,
     ),
-    components(schemas(MfaRequiredResponse)),
+    components(schemas(MfaRequiredResponse, MfaEnrollmentRequiredResponse)),
     modifiers(&BearerScheme),
     tags((name = "auth", description = "Login and sessions"), (name = "mfa", description = "TOTP second factor"), (name = "operations", description = "Health, keys, metrics"))
 )]

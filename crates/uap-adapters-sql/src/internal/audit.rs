@@ -14,7 +14,7 @@ use crate::sql::Sql;
 /// Rows per `INSERT` (11 parameters each keeps every engine's limit far away).
 const ROWS_PER_STATEMENT: usize = 500;
 
-const ALL_TYPES: [AuditEventType; 9] = [
+const ALL_TYPES: [AuditEventType; 11] = [
     AuditEventType::Login,
     AuditEventType::FailedLogin,
     AuditEventType::Logout,
@@ -24,6 +24,8 @@ const ALL_TYPES: [AuditEventType; 9] = [
     AuditEventType::TokenRefresh,
     AuditEventType::AccountLocked,
     AuditEventType::ConfigurationChange,
+    AuditEventType::MfaEnrolled,
+    AuditEventType::MfaDisabled,
 ];
 
 /// Audit events in the internal database, scoped to one organization.

@@ -6,6 +6,7 @@
 mod check;
 mod demo;
 mod hardening;
+mod mfa_security;
 mod pipeline;
 mod proxy;
 mod scaleout;

@@ -218,6 +218,7 @@ async fn totp_enrollment_and_login() {
     let enroll: Value = client
         .post(server.url("/api/v1/auth/mfa/totp/enroll"))
         .bearer_auth(&token)
+        .json(&json!({"password": "bob-password"}))
         .send()
         .await
         .unwrap()

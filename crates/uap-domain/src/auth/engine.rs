@@ -5,20 +5,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use time::Duration;
 use uap_ports::{
-    Admission, AuditEventType, BlockingPool, Clock, HostUser, PasswordUpdate, PoolError, RateLimitKey, RateLimitRule,
-    RateLimitStore, UserDirectory, UserQuery,
+    AuditEventType, BlockingPool, Clock, HostUser, PasswordUpdate, PoolError, RateLimitStore, UserDirectory, UserQuery,
 };
 
-use super::{LoginError, LoginRequest, LoginSuccess, MfaFlowError, MfaService};
+use super::{LoginError, LoginRequest, LoginSuccess, MfaService};
 use crate::audit::{AuditRecorder, EventDetails};
 use crate::config::{AuthType, Settings};
 use crate::password::{self, HashUpgrade, PasswordPolicy, Verdict};
-use crate::pipeline::{
-    Block, Challenge, Decision, LoginAttempt, LoginFailure, MiddlewareError, Pipeline, VerifiedUser,
-};
-use crate::session::{ClientContext, MfaTicket, NewSession, SessionError, SessionManager};
+use crate::pipeline::{Block, Challenge, Decision, LoginAttempt, LoginFailure, Pipeline, VerifiedUser};
+use crate::session::{ClientContext, NewSession, SessionManager, TicketPurpose};
 use crate::user_data::UserDataFilter;
 
 /// The login rules taken from the configuration.
@@ -48,29 +44,26 @@ impl AuthSettings {
 }
 
 /// What the blocking job found.
-struct Checked {
-    verdict: Verdict,
+pub(super) struct Checked {
+    pub(super) verdict: Verdict,
     /// Present when the hash is weak under the policy.
     weak_format: Option<String>,
     /// The rewritten hash, when `write_back` applies.
     upgraded: Option<String>,
 }
 
-/// How long an `mfa_token` is accepted.
-const MFA_TICKET_SECONDS: i64 = 300;
-
 /// The login use case over the ports.
 pub struct AuthService {
-    directory: Arc<dyn UserDirectory>,
-    sessions: SessionManager,
+    pub(super) directory: Arc<dyn UserDirectory>,
+    pub(super) sessions: SessionManager,
     pool: Arc<dyn BlockingPool>,
-    settings: Arc<AuthSettings>,
-    dummy_hash: Arc<str>,
-    audit: AuditRecorder,
+    pub(super) settings: Arc<AuthSettings>,
+    pub(super) dummy_hash: Arc<str>,
+    pub(super) audit: AuditRecorder,
     pipeline: Arc<Pipeline>,
-    mfa: Option<Arc<MfaService>>,
-    tickets: Arc<dyn RateLimitStore>,
-    clock: Arc<dyn Clock>,
+    pub(super) mfa: Option<Arc<MfaService>>,
+    pub(super) tickets: Arc<dyn RateLimitStore>,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -188,86 +181,18 @@ impl AuthService {
         match self.pipeline.post_authenticate(&attempt, &verified).await? {
             Decision::Continue => {}
             Decision::Block(block) => return self.refuse(&attempt, Some(&verified.user_id), block, client).await,
-            Decision::Challenge(Challenge::Mfa) => return Err(self.mfa_challenge(&verified, request.device_id)?),
+            Decision::Challenge(Challenge::Mfa) => {
+                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Mfa)?);
+            }
+            Decision::Challenge(Challenge::MfaEnrollment) => {
+                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Enroll)?);
+            }
         }
         let mut audit_metadata = json!({ "device_id": request.device_id, "client_metadata": request.metadata });
         if let Some(format) = checked.weak_format {
             audit_metadata["hash_upgrade_recommended"] = Value::String(format);
         }
         self.succeed(verified, request.device_id, audit_metadata, client).await
-    }
-
-    /// Completes a login that answered "MFA required".
-    ///
-    /// # Errors
-    /// [`LoginError::MfaFailed`] for a bad, expired or spent ticket or a wrong
-    /// code; [`LoginError::Blocked`] (429) after too many wrong codes.
-    pub async fn complete_mfa(
-        &self,
-        mfa_token: &str,
-        code: &str,
-        client: &ClientContext,
-    ) -> Result<LoginSuccess, LoginError> {
-        let Some(mfa) = &self.mfa else {
-            return Err(LoginError::MfaFailed("MFA is not enabled"));
-        };
-        let now = self.clock.now();
-        let ticket = self
-            .sessions
-            .tokens()
-            .verify_ticket(mfa_token, now)
-            .map_err(|_| LoginError::MfaFailed("Invalid or expired MFA token"))?;
-        match mfa.check_code(&ticket.user_id, code).await {
-            Ok(()) => {}
-            Err(MfaFlowError::RateLimited { retry_after }) => {
-                return Err(LoginError::Blocked(Block {
-                    status: 429,
-                    message: "Too many invalid codes; try again later".into(),
-                    retry_after: Some(retry_after),
-                    reason: "mfa_rate_limited".into(),
-                }));
-            }
-            Err(MfaFlowError::Unavailable(detail)) => {
-                return Err(LoginError::Middleware(MiddlewareError::unavailable("MFA store", detail)));
-            }
-            Err(_) => {
-                self.audit_failure(Some(&ticket.user_id), "mfa_failed", &ticket.user_id, client).await?;
-                return Err(LoginError::MfaFailed("Invalid code"));
-            }
-        }
-        // Single use: the first completion spends the ticket.
-        let key = RateLimitKey { kind: "mfa_ticket".into(), value: ticket.ticket_id.clone() };
-        let lifetime = Duration::seconds(MFA_TICKET_SECONDS);
-        let rule = RateLimitRule { max_attempts: 1, window: lifetime, block: lifetime };
-        let admission = self
-            .tickets
-            .attempt(&key, rule, now)
-            .await
-            .map_err(|e| LoginError::Middleware(MiddlewareError::unavailable("rate-limit store", e)))?;
-        if !matches!(admission, Admission::Allowed { .. }) {
-            return Err(LoginError::MfaFailed("MFA token already used"));
-        }
-        let verified = VerifiedUser { user_id: ticket.user_id, roles: ticket.roles, user_data: ticket.user_data };
-        let metadata = json!({ "device_id": ticket.device_id, "mfa": "totp" });
-        self.succeed(verified, ticket.device_id, metadata, client).await
-    }
-
-    fn mfa_challenge(&self, user: &VerifiedUser, device_id: Option<String>) -> Result<LoginError, LoginError> {
-        let now = self.clock.now();
-        let ticket = MfaTicket {
-            ticket_id: uuid::Uuid::new_v4().to_string(),
-            user_id: user.user_id.clone(),
-            roles: user.roles.clone(),
-            user_data: user.user_data.clone(),
-            device_id,
-            expires_at: now.unix_timestamp() + MFA_TICKET_SECONDS,
-        };
-        let mfa_token = self
-            .sessions
-            .tokens()
-            .sign_ticket(&ticket, now.unix_timestamp())
-            .map_err(|_| LoginError::Session(SessionError::Signing))?;
-        Ok(LoginError::MfaRequired { mfa_token })
     }
 
     /// A middleware refused the login: `on_failure`, audit, the block.
@@ -319,7 +244,12 @@ impl AuthService {
 
     /// Verifies on the blocking pool; for a match under `write_back`, also
     /// computes the upgraded hash in the same job.
-    async fn check(&self, stored: &str, password: SecretString, may_upgrade: bool) -> Result<Checked, LoginError> {
+    pub(super) async fn check(
+        &self,
+        stored: &str,
+        password: SecretString,
+        may_upgrade: bool,
+    ) -> Result<Checked, LoginError> {
         let policy = self.settings.policy.clone();
         let stored = stored.to_owned();
         let slot: Arc<Mutex<Option<Checked>>> = Arc::new(Mutex::new(None));
@@ -352,7 +282,7 @@ impl AuthService {
         Ok(checked.unwrap_or(Checked { verdict: Verdict::Unsupported, weak_format: None, upgraded: None }))
     }
 
-    async fn audit_failure(
+    pub(super) async fn audit_failure(
         &self,
         user_id: Option<&str>,
         reason: &str,
@@ -402,7 +332,7 @@ impl AuthService {
         }
     }
 
-    async fn succeed(
+    pub(super) async fn succeed(
         &self,
         user: VerifiedUser,
         device_id: Option<String>,

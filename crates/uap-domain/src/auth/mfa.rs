@@ -165,16 +165,28 @@ impl MfaService {
         Ok(())
     }
 
-    /// Counts the attempt, then verifies the code (±1 step).
-    async fn matching_step(&self, factor: &MfaFactor, code: &str) -> Result<i64, MfaFlowError> {
+    /// Counts one attempt in the user's wrong-code counter (kind `mfa`),
+    /// which only a valid code resets. Password checks of the enroll route
+    /// count here too.
+    ///
+    /// # Errors
+    /// [`MfaFlowError::RateLimited`] once the limit is reached, or a store
+    /// failure.
+    pub async fn count_attempt(&self, user_id: &str) -> Result<(), MfaFlowError> {
         let now = self.clock.now();
-        let key = RateLimitKey { kind: "mfa".into(), value: factor.user_id.clone() };
+        let key = RateLimitKey { kind: "mfa".into(), value: user_id.to_owned() };
         match self.limiter.attempt(&key, self.rule, now).await? {
-            Admission::Allowed { .. } => {}
+            Admission::Allowed { .. } => Ok(()),
             Admission::Blocked { until, .. } => {
-                return Err(MfaFlowError::RateLimited { retry_after: rate_limit_seconds_until(until, now) });
+                Err(MfaFlowError::RateLimited { retry_after: rate_limit_seconds_until(until, now) })
             }
         }
+    }
+
+    /// Counts the attempt, then verifies the code (±1 step).
+    async fn matching_step(&self, factor: &MfaFactor, code: &str) -> Result<i64, MfaFlowError> {
+        self.count_attempt(&factor.user_id).await?;
+        let now = self.clock.now();
         let plain = self
             .sealer
             .open(&factor.secret_ciphertext, &factor.nonce, &associated(&factor.user_id))

@@ -5,10 +5,12 @@
 mod credentials;
 mod engine;
 mod mfa;
+mod mfa_login;
 
 pub use credentials::{Credentials, LoginRequest, MAX_IDENTIFIER_BYTES, MAX_PASSWORD_BYTES};
 pub use engine::{AuthParts, AuthService, AuthSettings};
 pub use mfa::{Enrollment, MfaFlowError, MfaService};
+pub use mfa_login::Enroller;
 
 use uap_ports::StoreError;
 
@@ -37,6 +39,14 @@ pub enum LoginError {
     /// The password was right; a second factor is due (401 "MFA required").
     #[error("MFA required")]
     MfaRequired { mfa_token: String },
+    /// The password was right but the user's role requires a second factor
+    /// and none is enrolled: no session; the token only opens the TOTP
+    /// enroll and confirm routes (401 "MFA enrollment required").
+    #[error("MFA enrollment required")]
+    MfaEnrollmentRequired { enrollment_token: String },
+    /// An enroll, confirm or disable step failed (401, 409 or 429).
+    #[error(transparent)]
+    Mfa(MfaFlowError),
     /// `POST /mfa/verify` failed (401 with the message).
     #[error("{0}")]
     MfaFailed(&'static str),

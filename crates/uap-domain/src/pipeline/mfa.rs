@@ -3,9 +3,9 @@
 //! request (`mfa_code`) or through `POST /mfa/verify` with the `mfa_token`
 //! of the 401 "MFA required" answer.
 //!
-//! A user in `required_roles` without a factor yet is let in (and the login
-//! is logged) so they can enroll: there is no other way to reach the
-//! enrollment route, which needs a session.
+//! A user in `required_roles` without a factor yet gets no session: the
+//! login is answered "MFA enrollment required" with an enrollment token that
+//! only the TOTP enroll and confirm routes accept.
 
 use std::sync::Arc;
 
@@ -51,7 +51,7 @@ impl Middleware for MfaMiddleware {
             self.service.is_enrolled(&user.user_id).await.map_err(|e| MiddlewareError::unavailable("MFA store", e))?;
         if !enrolled {
             if self.required_by_role(user) {
-                tracing::warn!(user_id = %user.user_id, "MFA required by role but no factor enrolled; login allowed to enroll");
+                return Ok(Decision::Challenge(Challenge::MfaEnrollment));
             }
             return Ok(Decision::Continue);
         }

@@ -87,6 +87,9 @@ impl Block {
 pub enum Challenge {
     /// A TOTP code (`POST /mfa/verify` with the `mfa_token`).
     Mfa,
+    /// A factor must be enrolled first (the TOTP enroll and confirm routes
+    /// with the `enrollment_token`).
+    MfaEnrollment,
 }
 
 /// A middleware's answer.

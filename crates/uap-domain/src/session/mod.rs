@@ -6,6 +6,7 @@ mod jws;
 mod manager;
 mod policy;
 mod refresh;
+mod ticket;
 mod token;
 
 use time::OffsetDateTime;
@@ -13,7 +14,8 @@ use uap_ports::{SessionRecord, StoreError};
 
 pub use manager::SessionManager;
 pub use policy::SessionPolicy;
-pub use token::{Claims, KeyError, MfaTicket, TokenRejection, TokenService};
+pub use ticket::{PendingLogin, TicketPurpose};
+pub use token::{Claims, KeyError, TokenRejection, TokenService};
 
 /// Who is calling: recorded on sessions and audit events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

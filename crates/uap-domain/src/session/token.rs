@@ -7,7 +7,7 @@ use josekit::jwk::KeyPair;
 use josekit::jws::{self, JwsHeader, JwsSigner, JwsVerifier};
 use josekit::jwt::{self, JwtPayload};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -255,14 +255,6 @@ impl Audience {
             Self::Many(auds) => auds.iter().any(|aud| aud == expected),
         }
     }
-
-    fn from_claim(value: Option<&Value>) -> Option<Self> {
-        match value? {
-            Value::String(aud) => Some(Self::One(aud.clone())),
-            Value::Array(auds) => Some(Self::Many(auds.iter().filter_map(Value::as_str).map(str::to_owned).collect())),
-            _ => None,
-        }
-    }
 }
 
 fn with_kid(mut jwk: Jwk, algorithm: JwtAlgorithm) -> Jwk {
@@ -283,83 +275,6 @@ fn kid_of(jwk: &Jwk) -> String {
         }
     }
     hex::encode(&hasher.finalize()[..8])
-}
-
-/// A half-finished login waiting for its second factor (the `mfa_token`).
-/// Signed like a session token but never accepted as one: it has no
-/// `session_id` and carries `purpose = "mfa"`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MfaTicket {
-    pub ticket_id: String,
-    pub user_id: String,
-    pub roles: Vec<String>,
-    pub user_data: Value,
-    pub device_id: Option<String>,
-    pub expires_at: i64,
-}
-
-impl TokenService {
-    /// Signs an MFA ticket.
-    ///
-    /// # Errors
-    /// Only if the signing backend fails.
-    pub fn sign_ticket(&self, ticket: &MfaTicket, issued_at: i64) -> Result<String, josekit::JoseError> {
-        let header = Self::header();
-        let mut payload = JwtPayload::new();
-        payload.set_issuer(&self.issuer);
-        payload.set_subject(&ticket.user_id);
-        if let Some(audience) = &self.audience {
-            payload.set_audience(vec![audience.clone()]);
-        }
-        payload.set_claim("purpose", Some(Value::from("mfa")))?;
-        payload.set_claim("jti", Some(Value::from(ticket.ticket_id.clone())))?;
-        payload.set_claim("roles", Some(Value::from(ticket.roles.clone())))?;
-        payload.set_claim("user_data", Some(ticket.user_data.clone()))?;
-        payload.set_claim("device_id", Some(ticket.device_id.clone().map_or(Value::Null, Value::from)))?;
-        payload.set_claim("exp", Some(Value::from(ticket.expires_at)))?;
-        payload.set_claim("iat", Some(Value::from(issued_at)))?;
-        jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
-    }
-
-    /// Verifies an MFA ticket (signature, issuer, audience, purpose, expiry).
-    ///
-    /// # Errors
-    /// The [`TokenRejection`] reason.
-    pub fn verify_ticket(&self, token: &str, now: OffsetDateTime) -> Result<MfaTicket, TokenRejection> {
-        if token.len() > 16_384 {
-            return Err(TokenRejection::Invalid);
-        }
-        let payload: Map<String, Value> =
-            serde_json::from_slice(&self.check.verify(token)?).map_err(|_| TokenRejection::Invalid)?;
-        let claim = |name: &str| payload.get(name);
-        if claim("purpose").and_then(Value::as_str) != Some("mfa") {
-            return Err(TokenRejection::Invalid);
-        }
-        if claim("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-            return Err(TokenRejection::WrongIssuerOrAudience);
-        }
-        if let Some(expected) = &self.audience
-            && !Audience::from_claim(claim("aud")).is_some_and(|aud| aud.contains(expected))
-        {
-            return Err(TokenRejection::WrongIssuerOrAudience);
-        }
-        let expires_at = claim("exp").and_then(Value::as_i64).ok_or(TokenRejection::MissingClaim)?;
-        if expires_at <= now.unix_timestamp() {
-            return Err(TokenRejection::Expired);
-        }
-        let text = |name: &str| claim(name).and_then(Value::as_str).map(str::to_owned);
-        Ok(MfaTicket {
-            ticket_id: text("jti").ok_or(TokenRejection::MissingClaim)?,
-            user_id: text("sub").ok_or(TokenRejection::MissingClaim)?,
-            roles: claim("roles")
-                .and_then(Value::as_array)
-                .map(|roles| roles.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default(),
-            user_data: claim("user_data").cloned().unwrap_or(Value::Null),
-            device_id: text("device_id"),
-            expires_at,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use futures::executor::block_on;
 use futures::future::join_all;
 use secrecy::SecretString;
 use time::Duration;
-use uap_domain::auth::{Credentials, LoginError, LoginRequest, MfaService};
+use uap_domain::auth::{Credentials, Enroller, LoginError, LoginRequest, MfaService};
 use uap_domain::config::{RateLimitKeyKind, Settings, WebhookEvent};
 use uap_domain::memory::MemoryMfaFactorStore;
 use uap_domain::mfa::{SecretBox, Totp, TotpSecret};
@@ -275,6 +275,11 @@ fn custom_middleware_runs_in_order() {
 }
 
 fn mfa_world() -> (World, Arc<MfaService>) {
+    mfa_world_requiring(&[])
+}
+
+fn mfa_world_requiring(roles: &[&str]) -> (World, Arc<MfaService>) {
+    let policy = MfaPolicy { required_roles: roles.iter().map(|r| (*r).to_owned()).collect() };
     let service = std::cell::RefCell::new(None);
     let w = world_with(fast_settings(), |parts| {
         let svc = Arc::new(MfaService::new(
@@ -286,7 +291,7 @@ fn mfa_world() -> (World, Arc<MfaService>) {
             parts.clock.clone(),
         ));
         *service.borrow_mut() = Some(svc.clone());
-        let mw = MfaMiddleware::new(svc.clone(), MfaPolicy::default(), parts.clock.clone());
+        let mw = MfaMiddleware::new(svc.clone(), policy, parts.clock.clone());
         (vec![PipelineEntry { name: "mfa".into(), middleware: Arc::new(mw) }], Some(svc))
     });
     let svc = service.into_inner().unwrap();
@@ -361,4 +366,59 @@ fn totp_enroll_confirm_challenge_and_verify() {
     w.clock.advance(Duration::seconds(301));
     let code = code_at(&secret, w.clock.as_ref());
     assert!(matches!(block_on(w.auth.complete_mfa(&ticket, &code, &from("192.0.2.1"))), Err(LoginError::MfaFailed(_))));
+}
+
+#[test]
+fn a_required_role_enrolls_through_its_enrollment_token_before_any_session() {
+    let (w, _mfa) = mfa_world_requiring(&["Admin"]);
+    w.directory.add("1", "ann", &bcrypt("pw"), Some(true), &["admin"]);
+    w.directory.add("2", "bob", &bcrypt("pw"), Some(true), &["user"]);
+    let client = from("192.0.2.1");
+    assert_eq!(status(login(&w, "bob", "pw", "192.0.2.1")), 200, "not a required role");
+
+    let token = match block_on(w.auth.authenticate(request("ann", "pw"), &client)) {
+        Err(LoginError::MfaEnrollmentRequired { enrollment_token }) => enrollment_token,
+        other => panic!("expected enrollment required, got {other:?}"),
+    };
+    assert!(block_on(w.auth.sessions().validate(&token, &client)).is_err(), "no session");
+    assert!(matches!(block_on(w.auth.complete_mfa(&token, "000000", &client)), Err(LoginError::MfaFailed(_))));
+
+    let enroller = block_on(w.auth.enroller(Some(&token), None, &client)).unwrap();
+    assert!(matches!(&enroller, Enroller::Login(pending) if pending.user_id == "1"));
+    assert!(matches!(
+        block_on(w.auth.enroll_totp(&enroller, SecretString::from("nope"), &client)),
+        Err(LoginError::InvalidCredentials)
+    ));
+    let enrollment = block_on(w.auth.enroll_totp(&enroller, SecretString::from("pw"), &client)).unwrap();
+    let secret = secret_of(&enrollment.otpauth_uri);
+    let totp = Totp::default();
+    let code = totp.code_at_step(&secret, totp.step_at(w.clock.now().unix_timestamp()));
+    let login = block_on(w.auth.confirm_totp(enroller, &code, &client)).unwrap().expect("the held-back login");
+    assert_eq!(login.user_id, "1");
+    assert!(
+        matches!(block_on(w.auth.enroller(Some(&token), None, &client)), Err(LoginError::MfaFailed(m)) if m.contains("already used")),
+        "spent"
+    );
+    assert!(block_on(w.auth.sessions().validate(&login.session.token, &client)).is_ok());
+
+    // Now a code is due; the mfa_token opens no enrollment.
+    let mfa_token = match block_on(w.auth.authenticate(request("ann", "pw"), &client)) {
+        Err(LoginError::MfaRequired { mfa_token }) => mfa_token,
+        other => panic!("expected MFA required, got {other:?}"),
+    };
+    assert!(block_on(w.auth.enroller(Some(&mfa_token), None, &client)).is_err());
+    assert!(block_on(w.auth.enroller(None, Some(&mfa_token), &client)).is_err());
+
+    // An enrollment token expires after 10 minutes.
+    w.directory.add("3", "cy", &bcrypt("pw"), Some(true), &["admin"]);
+    let token = match block_on(w.auth.authenticate(request("cy", "pw"), &client)) {
+        Err(LoginError::MfaEnrollmentRequired { enrollment_token }) => enrollment_token,
+        other => panic!("{other:?}"),
+    };
+    w.clock.advance(Duration::seconds(601));
+    assert!(block_on(w.auth.enroller(Some(&token), None, &client)).is_err());
+    let failed = w.events.of(AuditEventType::FailedLogin);
+    let wrong = failed.iter().filter(|e| e.error_message.as_deref() == Some("mfa_enroll_wrong_password")).count();
+    assert_eq!(wrong, 1);
+    assert_eq!(w.events.of(AuditEventType::MfaEnrolled).len(), 2, "started, confirmed");
 }

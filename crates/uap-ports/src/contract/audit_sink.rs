@@ -21,7 +21,7 @@ pub trait AuditReadBack: Send + Sync {
     async fn recent(&self, limit: u64) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
-const ALL_TYPES: [AuditEventType; 9] = [
+const ALL_TYPES: [AuditEventType; 11] = [
     AuditEventType::Login,
     AuditEventType::FailedLogin,
     AuditEventType::Logout,
@@ -31,6 +31,8 @@ const ALL_TYPES: [AuditEventType; 9] = [
     AuditEventType::TokenRefresh,
     AuditEventType::AccountLocked,
     AuditEventType::ConfigurationChange,
+    AuditEventType::MfaEnrolled,
+    AuditEventType::MfaDisabled,
 ];
 
 /// Runs every check of this suite: `sink` writes, `read` reads back.

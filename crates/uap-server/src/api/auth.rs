@@ -147,6 +147,19 @@ pub struct MfaRequiredResponse {
     pub mfa_token: String,
 }
 
+/// `401` for a user of `mfa.required_roles` without a factor: no session.
+#[derive(Serialize, ToSchema)]
+pub struct MfaEnrollmentRequiredResponse {
+    pub success: bool,
+    /// "MFA enrollment required".
+    pub error: String,
+    pub mfa_enrollment_required: bool,
+    /// Opens only `POST /mfa/totp/enroll` and `POST /mfa/totp/confirm` (as the
+    /// Bearer token or the body's `enrollment_token`); 10 minutes, and
+    /// spent by the confirm that completes the login.
+    pub enrollment_token: String,
+}
+
 /// `429` when rate-limited (with a `Retry-After` header).
 #[derive(Serialize, ToSchema)]
 pub struct RateLimitedResponse {
@@ -163,7 +176,26 @@ pub struct MfaVerifyRequest {
     pub code: String,
 }
 
-/// A TOTP code (`confirm`, `DELETE`).
+/// `POST /mfa/totp/enroll` body.
+#[derive(Deserialize, ToSchema)]
+pub struct MfaEnrollRequest {
+    /// The account's current password.
+    pub password: String,
+    /// The `enrollment_token` of an "MFA enrollment required" login, when
+    /// not sent as the Bearer token.
+    pub enrollment_token: Option<String>,
+}
+
+/// `POST /mfa/totp/confirm` body.
+#[derive(Deserialize, ToSchema)]
+pub struct MfaConfirmRequest {
+    pub code: String,
+    /// The `enrollment_token` of an "MFA enrollment required" login, when
+    /// not sent as the Bearer token.
+    pub enrollment_token: Option<String>,
+}
+
+/// A TOTP code (`DELETE`).
 #[derive(Deserialize, ToSchema)]
 pub struct MfaCodeRequest {
     pub code: String,

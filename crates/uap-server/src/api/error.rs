@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-use uap_domain::auth::LoginError;
+use uap_domain::auth::{LoginError, MfaFlowError};
 use uap_domain::pipeline::Block;
 use uap_domain::session::SessionError;
 use uap_ports::StoreError;
@@ -47,6 +47,10 @@ pub enum ApiError {
     /// 401 `{success: false, error: "MFA required", mfa_required: true, mfa_token}`.
     #[error("MFA required")]
     MfaRequired { mfa_token: String },
+    /// 401 `{success: false, error: "MFA enrollment required",
+    /// mfa_enrollment_required: true, enrollment_token}`.
+    #[error("MFA enrollment required")]
+    MfaEnrollmentRequired { enrollment_token: String },
     /// 503: a dependency failed (logged with its cause).
     #[error("{what} is unavailable")]
     Unavailable { what: String },
@@ -95,6 +99,30 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failed TOTP enroll, confirm or removal.
+    #[must_use]
+    pub fn mfa(err: MfaFlowError) -> Self {
+        match err {
+            MfaFlowError::InvalidCode => Self::Unauthorized { shape: ErrorShape::Success, message: "Invalid code" },
+            MfaFlowError::NotEnrolled => {
+                Self::Unauthorized { shape: ErrorShape::Success, message: "No TOTP factor enrolled" }
+            }
+            MfaFlowError::AlreadyEnrolled => Self::Conflict("TOTP is already enrolled; remove it first".into()),
+            MfaFlowError::RateLimited { retry_after } => Self::Blocked(Block {
+                status: 429,
+                message: "Too many invalid codes; try again later".into(),
+                retry_after: Some(retry_after),
+                reason: "mfa_rate_limited".into(),
+            }),
+            MfaFlowError::Unavailable(detail) => {
+                tracing::error!(%detail, "MFA store unavailable");
+                Self::Unavailable { what: "MFA store".into() }
+            }
+        }
+    }
+}
+
 impl From<LoginError> for ApiError {
     fn from(err: LoginError) -> Self {
         match err {
@@ -110,6 +138,8 @@ impl From<LoginError> for ApiError {
             LoginError::Session(session) => Self::session(&session, ErrorShape::Success),
             LoginError::Blocked(block) => Self::Blocked(block),
             LoginError::MfaRequired { mfa_token } => Self::MfaRequired { mfa_token },
+            LoginError::MfaEnrollmentRequired { enrollment_token } => Self::MfaEnrollmentRequired { enrollment_token },
+            LoginError::Mfa(err) => Self::mfa(err),
             LoginError::MfaFailed(message) => Self::Unauthorized { shape: ErrorShape::Success, message },
             LoginError::Middleware(err) => {
                 tracing::error!(error = %err, "login pipeline dependency failed");
@@ -123,7 +153,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidCredentials | Self::Unauthorized { .. } | Self::MfaRequired { .. } => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials
+            | Self::Unauthorized { .. }
+            | Self::MfaRequired { .. }
+            | Self::MfaEnrollmentRequired { .. } => StatusCode::UNAUTHORIZED,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Blocked(block) => StatusCode::from_u16(block.status).unwrap_or(StatusCode::FORBIDDEN),
@@ -150,6 +183,12 @@ impl ResponseError for ApiError {
             Self::MfaRequired { mfa_token } => {
                 json!({ "success": false, "error": "MFA required", "mfa_required": true, "mfa_token": mfa_token })
             }
+            Self::MfaEnrollmentRequired { enrollment_token } => json!({
+                "success": false,
+                "error": "MFA enrollment required",
+                "mfa_enrollment_required": true,
+                "enrollment_token": enrollment_token,
+            }),
             Self::Unauthorized { shape: ErrorShape::Valid, .. } => json!({ "valid": false }),
             Self::Unauthorized { shape: ErrorShape::Plain, message } => json!({ "error": message }),
             Self::Unavailable { .. } | Self::Overloaded | Self::Internal | Self::NotFound(_) => {

@@ -22,7 +22,7 @@ const MAX_DEVICE_ID: usize = 255;
     responses(
         (status = 200, description = "Logged in", body = SessionResponse),
         (status = 400, description = "Missing or over-long field", body = FailureResponse),
-        (status = 401, description = "Invalid credentials (unknown user, wrong password or inactive account alike), or `MfaRequiredResponse` when a second factor is due", body = FailureResponse),
+        (status = 401, description = "Invalid credentials (unknown user, wrong password or inactive account alike), `MfaRequiredResponse` when a second factor is due, or `MfaEnrollmentRequiredResponse` for a user of `mfa.required_roles` without one", body = FailureResponse),
         (status = 403, description = "Blocked by a middleware (CAPTCHA, IP rule, webhook)", body = FailureResponse),
         (status = 429, description = "Rate-limited; `Retry-After` header", body = RateLimitedResponse),
         (status = 503, description = "Host data source unavailable or overloaded", body = FailureResponse),

@@ -1,51 +1,22 @@
 //! MFA routes: `POST /mfa/verify` completes a login that answered "MFA
-//! required"; `/mfa/totp/*` (Bearer) enroll, confirm and remove a TOTP factor.
+//! required"; `/mfa/totp/*` enroll, confirm (a session, or the enrollment
+//! token of a login that answered "MFA enrollment required") and remove
+//! (a session) a TOTP factor.
 
 use actix_web::{HttpRequest, HttpResponse, delete, post, web};
-use uap_domain::auth::{MfaFlowError, MfaService};
-use uap_domain::pipeline::Block;
-use uap_domain::session::ValidSession;
+use secrecy::SecretString;
+use uap_domain::auth::MAX_PASSWORD_BYTES;
 
 use crate::api::{
-    ApiError, EnrollResponse, ErrorShape, FailureResponse, MfaCodeRequest, MfaVerifyRequest, SessionResponse,
-    SuccessResponse,
+    ApiError, EnrollResponse, ErrorShape, FailureResponse, MfaCodeRequest, MfaConfirmRequest, MfaEnrollRequest,
+    MfaVerifyRequest, SessionResponse, SuccessResponse,
 };
 use crate::handlers::authenticate::logged_in;
-use crate::handlers::{client, require_bearer};
+use crate::handlers::{bearer, client, require_bearer};
 use crate::state::AppState;
 
-fn service(state: &AppState) -> Result<&MfaService, ApiError> {
-    state.auth.mfa().map(AsRef::as_ref).ok_or_else(|| ApiError::NotFound("MFA is not enabled".into()))
-}
-
-fn flow_error(err: MfaFlowError) -> ApiError {
-    match err {
-        MfaFlowError::InvalidCode => ApiError::Unauthorized { shape: ErrorShape::Success, message: "Invalid code" },
-        MfaFlowError::NotEnrolled => {
-            ApiError::Unauthorized { shape: ErrorShape::Success, message: "No TOTP factor enrolled" }
-        }
-        MfaFlowError::AlreadyEnrolled => ApiError::Conflict("TOTP is already enrolled; remove it first".into()),
-        MfaFlowError::RateLimited { retry_after } => ApiError::Blocked(Block {
-            status: 429,
-            message: "Too many invalid codes; try again later".into(),
-            retry_after: Some(retry_after),
-            reason: "mfa_rate_limited".into(),
-        }),
-        MfaFlowError::Unavailable(detail) => {
-            tracing::error!(%detail, "MFA store unavailable");
-            ApiError::Unavailable { what: "MFA store".into() }
-        }
-    }
-}
-
-async fn session(state: &AppState, request: &HttpRequest) -> Result<ValidSession, ApiError> {
-    let token = require_bearer(request, ErrorShape::Success)?;
-    state
-        .auth
-        .sessions()
-        .validate(token, &client(request, state))
-        .await
-        .map_err(|err| ApiError::session(&err, ErrorShape::Success))
+fn service(state: &AppState) -> Result<(), ApiError> {
+    state.auth.mfa().map(|_| ()).ok_or_else(|| ApiError::NotFound("MFA is not enabled".into()))
 }
 
 /// Completes a login with the `mfa_token` of the "MFA required" answer and a
@@ -72,55 +43,73 @@ pub async fn verify(
     Ok(logged_in(success))
 }
 
-/// Starts TOTP enrollment: a new secret and its `otpauth://` URI (show once).
+/// Starts TOTP enrollment: a new secret and its `otpauth://` URI (show
+/// once). Needs the account's current password, and either a session
+/// (Bearer) or the `enrollment_token` of an "MFA enrollment required" login
+/// (as the Bearer token or in the body).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/mfa/totp/enroll",
     tag = "mfa",
     security(("bearer" = [])),
+    request_body = MfaEnrollRequest,
     responses(
         (status = 200, body = EnrollResponse),
-        (status = 401, description = "Invalid token", body = FailureResponse),
+        (status = 401, description = "Invalid token or wrong password", body = FailureResponse),
         (status = 409, description = "Already enrolled", body = FailureResponse),
+        (status = 422, description = "No password"),
+        (status = 429, description = "Too many attempts"),
     )
 )]
 #[post("/mfa/totp/enroll")]
-pub async fn enroll(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let mfa = service(&state)?;
-    let session = session(&state, &request).await?;
-    let record = &session.record;
-    let account = ["email", "username"]
-        .iter()
-        .find_map(|field| record.user_data.get(*field).and_then(|v| v.as_str()))
-        .unwrap_or(&record.user_id)
-        .to_owned();
-    let enrollment = mfa.enroll(&record.user_id, &account).await.map_err(flow_error)?;
+pub async fn enroll(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Json<MfaEnrollRequest>,
+) -> Result<HttpResponse, ApiError> {
+    service(&state)?;
+    let body = body.into_inner();
+    if body.password.len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::BadRequest(format!("password is longer than {MAX_PASSWORD_BYTES} bytes")));
+    }
+    let client = client(&request, &state);
+    let enroller = state.auth.enroller(bearer(&request), body.enrollment_token.as_deref(), &client).await?;
+    let enrollment = state.auth.enroll_totp(&enroller, SecretString::from(body.password), &client).await?;
     Ok(HttpResponse::Ok()
         .json(EnrollResponse { secret: enrollment.secret_base32, otpauth_uri: enrollment.otpauth_uri }))
 }
 
-/// Activates the enrolled factor with a current code.
+/// Activates the enrolled factor with a current code. With an
+/// `enrollment_token` this also completes the login: the answer is the
+/// session, as `/authenticate`.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/mfa/totp/confirm",
     tag = "mfa",
     security(("bearer" = [])),
-    request_body = MfaCodeRequest,
-    responses((status = 200, body = SuccessResponse), (status = 401, description = "Invalid code or token", body = FailureResponse))
+    request_body = MfaConfirmRequest,
+    responses(
+        (status = 200, description = "`SuccessResponse`, or `SessionResponse` after an enrollment token", body = SuccessResponse),
+        (status = 401, description = "Invalid code or token", body = FailureResponse),
+        (status = 429, description = "Too many invalid codes"),
+    )
 )]
 #[post("/mfa/totp/confirm")]
 pub async fn confirm(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Json<MfaCodeRequest>,
+    body: web::Json<MfaConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mfa = service(&state)?;
-    let session = session(&state, &request).await?;
-    mfa.confirm(&session.record.user_id, &body.code).await.map_err(flow_error)?;
-    Ok(HttpResponse::Ok().json(SuccessResponse { success: true }))
+    service(&state)?;
+    let client = client(&request, &state);
+    let enroller = state.auth.enroller(bearer(&request), body.enrollment_token.as_deref(), &client).await?;
+    match state.auth.confirm_totp(enroller, &body.code, &client).await? {
+        Some(login) => Ok(logged_in(login)),
+        None => Ok(HttpResponse::Ok().json(SuccessResponse { success: true })),
+    }
 }
 
-/// Removes the factor; needs a current code.
+/// Removes the factor; needs a session and a current code.
 #[utoipa::path(
     delete,
     path = "/api/v1/auth/mfa/totp",
@@ -135,8 +124,8 @@ pub async fn remove(
     request: HttpRequest,
     body: web::Json<MfaCodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let mfa = service(&state)?;
-    let session = session(&state, &request).await?;
-    mfa.remove(&session.record.user_id, &body.code).await.map_err(flow_error)?;
+    service(&state)?;
+    let token = require_bearer(&request, ErrorShape::Success)?;
+    state.auth.disable_totp(token, &body.code, &client(&request, &state)).await?;
     Ok(HttpResponse::Ok().json(SuccessResponse { success: true }))
 }
