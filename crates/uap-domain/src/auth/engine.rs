@@ -61,10 +61,10 @@ const MFA_TICKET_SECONDS: i64 = 300;
 
 /// The login use case over the ports.
 pub struct AuthService {
-    directory: Arc<dyn UserDirectory>,
-    sessions: SessionManager,
+    pub(super) directory: Arc<dyn UserDirectory>,
+    pub(super) sessions: SessionManager,
     pool: Arc<dyn BlockingPool>,
-    settings: Arc<AuthSettings>,
+    pub(super) settings: Arc<AuthSettings>,
     dummy_hash: Arc<str>,
     audit: AuditRecorder,
     pipeline: Arc<Pipeline>,
@@ -177,8 +177,12 @@ impl AuthService {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        if let (Some(upgraded), Some(stored)) = (&checked.upgraded, &user.password_hash) {
-            self.write_back(&user, stored, upgraded, client).await;
+        // The session fingerprints the hash the host row holds now.
+        let mut fingerprint = user.password_hash.as_deref().map(|h| self.sessions.credential_fingerprint(h));
+        if let (Some(upgraded), Some(stored)) = (&checked.upgraded, &user.password_hash)
+            && self.write_back(&user, stored, upgraded, client).await
+        {
+            fingerprint = Some(self.sessions.credential_fingerprint(upgraded));
         }
         let verified = VerifiedUser {
             user_data: settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles),
@@ -194,7 +198,7 @@ impl AuthService {
         if let Some(format) = checked.weak_format {
             audit_metadata["hash_upgrade_recommended"] = Value::String(format);
         }
-        self.succeed(verified, request.device_id, audit_metadata, client).await
+        self.start_session(verified, request.device_id, audit_metadata, fingerprint, client).await
     }
 
     /// Completes a login that answered "MFA required".
@@ -372,7 +376,8 @@ impl AuthService {
     }
 
     /// The compare-and-set upgrade. A failure here never fails the login.
-    async fn write_back(&self, user: &HostUser, stored: &str, upgraded: &str, client: &ClientContext) {
+    /// Returns whether the host row now holds `upgraded`.
+    async fn write_back(&self, user: &HostUser, stored: &str, upgraded: &str, client: &ClientContext) -> bool {
         let policy = &self.settings.policy;
         let outcome = self.directory.update_password_hash(&user.id, stored, upgraded).await;
         let (success, error) = match &outcome {
@@ -400,8 +405,12 @@ impl AuthService {
         if let Err(err) = self.audit.record(AuditEventType::PasswordChange, success, client, details).await {
             tracing::error!(error = %err, "audit queue refused PASSWORD_CHANGE");
         }
+        success
     }
 
+    /// Starts the session of a login whose password check happened earlier
+    /// (MFA completion): the host row is read again for the fingerprint of
+    /// the hash it holds now.
     async fn succeed(
         &self,
         user: VerifiedUser,
@@ -409,8 +418,35 @@ impl AuthService {
         audit_metadata: Value,
         client: &ClientContext,
     ) -> Result<LoginSuccess, LoginError> {
+        let query = UserQuery {
+            value: user.user_id.clone(),
+            fields: vec![self.settings.id_field.clone()],
+            case_insensitive: false,
+        };
+        let host = self.directory.find_user(&query).await.map_err(LoginError::Directory)?;
+        let fingerprint = host
+            .filter(|host| host.id == user.user_id)
+            .and_then(|host| host.password_hash)
+            .map(|hash| self.sessions.credential_fingerprint(&hash));
+        self.start_session(user, device_id, audit_metadata, fingerprint, client).await
+    }
+
+    async fn start_session(
+        &self,
+        user: VerifiedUser,
+        device_id: Option<String>,
+        audit_metadata: Value,
+        credential_fingerprint: Option<String>,
+        client: &ClientContext,
+    ) -> Result<LoginSuccess, LoginError> {
         let user_id = user.user_id.clone();
-        let new = NewSession { user_id: user.user_id, roles: user.roles, user_data: user.user_data, device_id };
+        let new = NewSession {
+            user_id: user.user_id,
+            roles: user.roles,
+            user_data: user.user_data,
+            device_id,
+            credential_fingerprint,
+        };
         let session = self.sessions.create(new, client).await?;
         let details = EventDetails {
             user_id: Some(&user_id),

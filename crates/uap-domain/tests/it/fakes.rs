@@ -89,7 +89,10 @@ impl UserDirectory for Directory {
             .unwrap()
             .iter()
             .find(|u| {
-                query.fields.iter().any(|f| u.attributes.get(f).and_then(Value::as_str) == Some(query.value.as_str()))
+                query.fields.iter().any(|f| {
+                    (f == "id" && u.id == query.value)
+                        || u.attributes.get(f).and_then(Value::as_str) == Some(query.value.as_str())
+                })
             })
             .cloned())
     }
