@@ -7,6 +7,7 @@ mod check;
 mod demo;
 mod pipeline;
 mod proxy;
+mod refresh_security;
 mod scaleout;
 mod serve;
 mod support;
