@@ -5,7 +5,7 @@
 //! ends the old one at once, a role's duration is not capped by
 //! `jwt_expiration`, and theft detection on one instance reaches the others.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
@@ -137,7 +137,7 @@ fn exp_of(token: &str) -> i64 {
 }
 
 fn unix_now() -> i64 {
-    i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap()
+    uap_ports::Clock::now(&uap_ports::SystemClock).unix_timestamp()
 }
 
 /// Polls `check` until it holds (at most `seconds`).
