@@ -26,6 +26,12 @@ pub enum BusEvent {
         /// Sessions created before this instant are gone.
         before: OffsetDateTime,
     },
+    /// Every session of a refresh chain ended (theft detection, a refresh
+    /// that found the host user disabled or its password changed).
+    FamilyEnded {
+        /// The chain (the `family_id` of its sessions).
+        family_id: String,
+    },
     /// A new configuration version was stored.
     ConfigChanged {
         /// The version now active.

@@ -53,6 +53,13 @@ pub struct SessionRecord {
     pub refresh_expires_at: Option<OffsetDateTime>,
     /// Active or rotated.
     pub state: SessionState,
+    /// The login that started the refresh chain (successors inherit it): the
+    /// chain's absolute end and the access-token cap count from here.
+    pub auth_time: OffsetDateTime,
+    /// A keyed fingerprint of the host user's stored password hash at login
+    /// (never the hash itself): a refresh whose host row no longer matches it
+    /// (password changed) ends the chain. `None` fails closed.
+    pub credential_fingerprint: Option<String>,
 }
 
 impl SessionRecord {
@@ -151,6 +158,24 @@ pub trait SessionStore: Send + Sync + 'static {
         successor: &SessionRecord,
         at: OffsetDateTime,
     ) -> Result<RotateOutcome, StoreError>;
+
+    /// Atomically extends an active session in place (a refresh by access
+    /// token): only if `session_id` is active and its `expires_at` is still
+    /// `expected_expires_at`, sets `expires_at`, `user_data` and
+    /// `last_activity = at` (everything else, the refresh expiry included,
+    /// stays). Returns whether it did; `false` for an unknown, rotated or
+    /// already extended session.
+    ///
+    /// # Errors
+    /// As [`SessionStore::create`].
+    async fn extend(
+        &self,
+        session_id: &str,
+        expected_expires_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        user_data: &Arc<Value>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// Deletes records whose [`SessionRecord::retain_until`] is before `now`.
     ///

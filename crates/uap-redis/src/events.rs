@@ -30,6 +30,9 @@ enum WireEvent {
         #[serde(with = "time::serde::rfc3339")]
         before: OffsetDateTime,
     },
+    FamilyEnded {
+        family_id: String,
+    },
     ConfigChanged {
         version: i64,
     },
@@ -43,6 +46,7 @@ impl From<&BusEvent> for WireEvent {
         match event.clone() {
             BusEvent::SessionEnded { session_id, user_id } => Self::SessionEnded { session_id, user_id },
             BusEvent::UserSessionsEnded { user_id, before } => Self::UserSessionsEnded { user_id, before },
+            BusEvent::FamilyEnded { family_id } => Self::FamilyEnded { family_id },
             BusEvent::ConfigChanged { version } => Self::ConfigChanged { version },
             BusEvent::KeysRotated { kid } => Self::KeysRotated { kid },
         }
@@ -54,6 +58,7 @@ impl From<WireEvent> for BusEvent {
         match event {
             WireEvent::SessionEnded { session_id, user_id } => Self::SessionEnded { session_id, user_id },
             WireEvent::UserSessionsEnded { user_id, before } => Self::UserSessionsEnded { user_id, before },
+            WireEvent::FamilyEnded { family_id } => Self::FamilyEnded { family_id },
             WireEvent::ConfigChanged { version } => Self::ConfigChanged { version },
             WireEvent::KeysRotated { kid } => Self::KeysRotated { kid },
         }
@@ -169,6 +174,7 @@ mod tests {
         let events = [
             BusEvent::SessionEnded { session_id: "s".into(), user_id: "u".into() },
             BusEvent::UserSessionsEnded { user_id: "u".into(), before: datetime!(2025-01-02 03:04:05.123_456_789 UTC) },
+            BusEvent::FamilyEnded { family_id: "f".into() },
             BusEvent::ConfigChanged { version: -7 },
             BusEvent::KeysRotated { kid: "k1".into() },
         ];

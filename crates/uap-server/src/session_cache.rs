@@ -59,6 +59,7 @@ impl Cache {
         match event {
             BusEvent::SessionEnded { session_id, .. } => self.drop_where(|r| &r.session_id == session_id),
             BusEvent::UserSessionsEnded { user_id, .. } => self.drop_where(|r| &r.user_id == user_id),
+            BusEvent::FamilyEnded { family_id } => self.drop_where(|r| &r.family_id == family_id),
             BusEvent::ConfigChanged { .. } | BusEvent::KeysRotated { .. } => {}
         }
     }
@@ -168,14 +169,9 @@ impl SessionStore for CachedSessionStore {
 
     async fn delete_family(&self, family_id: &str) -> Result<u64, StoreError> {
         let ended = self.inner.delete_family(family_id).await?;
-        let users: Vec<String> = {
-            let entries = self.cache.entries.read().unwrap_or_else(PoisonError::into_inner);
-            entries.values().filter(|e| e.record.family_id == family_id).map(|e| e.record.user_id.clone()).collect()
-        };
         self.cache.drop_where(|r| r.family_id == family_id);
-        for user_id in users {
-            self.announce(BusEvent::UserSessionsEnded { user_id, before: OffsetDateTime::UNIX_EPOCH }).await;
-        }
+        // Every instance drops the chain, whether or not this one had it cached.
+        self.announce(BusEvent::FamilyEnded { family_id: family_id.to_owned() }).await;
         Ok(ended)
     }
 
@@ -197,6 +193,32 @@ impl SessionStore for CachedSessionStore {
                 .await;
         }
         Ok(outcome)
+    }
+
+    async fn extend(
+        &self,
+        session_id: &str,
+        expected_expires_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        user_data: &Arc<serde_json::Value>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let user_id = {
+            let entries = self.cache.entries.read().unwrap_or_else(PoisonError::into_inner);
+            entries.get(session_id).map(|e| e.record.user_id.clone())
+        };
+        let extended = self.inner.extend(session_id, expected_expires_at, expires_at, user_data, at).await?;
+        self.cache.drop_where(|r| r.session_id == session_id);
+        if extended {
+            // Other instances drop their copy (holding the old expiry, which
+            // would still accept the old token) and read the record again.
+            self.announce(BusEvent::SessionEnded {
+                session_id: session_id.to_owned(),
+                user_id: user_id.unwrap_or_default(),
+            })
+            .await;
+        }
+        Ok(extended)
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -241,6 +263,8 @@ mod tests {
             family_id: "s1".into(),
             refresh_expires_at: None,
             state: SessionState::Active,
+            auth_time: now,
+            credential_fingerprint: None,
         };
         cached.create(&record).await.unwrap();
         assert!(cached.get("s1").await.unwrap().is_some());
@@ -249,5 +273,81 @@ mod tests {
         cached.create(&record).await.unwrap();
         assert_eq!(cached.delete_user_sessions("u1", None).await.unwrap(), 1);
         assert_eq!(cached.get("s1").await.unwrap(), None);
+    }
+
+    /// An in-process bus: every subscriber (instance) hears every event.
+    #[derive(Default)]
+    struct LocalBus {
+        handlers: std::sync::Mutex<Vec<uap_ports::BusHandler>>,
+    }
+
+    #[async_trait]
+    impl EventBus for LocalBus {
+        async fn publish(&self, event: &BusEvent) -> Result<(), StoreError> {
+            let handlers = self.handlers.lock().unwrap().clone();
+            for handler in handlers {
+                handler(event.clone());
+            }
+            Ok(())
+        }
+
+        async fn subscribe(&self, handler: uap_ports::BusHandler) -> Result<(), StoreError> {
+            self.handlers.lock().unwrap().push(handler);
+            Ok(())
+        }
+    }
+
+    fn chain_record(id: &str, family: &str, now: OffsetDateTime) -> SessionRecord {
+        SessionRecord {
+            session_id: id.into(),
+            user_id: "u1".into(),
+            device_id: None,
+            created_at: now,
+            expires_at: now + time::Duration::hours(1),
+            last_activity: now,
+            ip_address: None,
+            user_agent: None,
+            user_data: Arc::new(serde_json::json!({"roles": ["admin"]})),
+            family_id: family.into(),
+            refresh_expires_at: Some(now + time::Duration::days(1)),
+            state: SessionState::Active,
+            auth_time: now,
+            credential_fingerprint: Some("fp".into()),
+        }
+    }
+
+    /// Two instances over one SQL store and one bus: a chain ended or a
+    /// session extended on one is seen at once by the other, even when the
+    /// first never had the records cached (theft detection after a restart).
+    #[tokio::test]
+    async fn chain_ends_and_extends_reach_the_other_instances() {
+        let db = uap_adapters_sql::testing::TestDb::sqlite();
+        let internal = uap_adapters_sql::InternalDb::connect(&db.url, "org-cache").await.unwrap();
+        internal.migrate().await.unwrap();
+        let sql: Arc<dyn SessionStore> = Arc::new(internal.session_store());
+        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::default());
+        let ttl = Duration::from_secs(600);
+        let a = CachedSessionStore::new(Arc::clone(&sql), ttl, Some(Arc::clone(&bus))).await.unwrap();
+        let b = CachedSessionStore::new(Arc::clone(&sql), ttl, Some(Arc::clone(&bus))).await.unwrap();
+        let now = uap_ports::contract::micros(uap_ports::Clock::now(&uap_ports::SystemClock));
+
+        let root = chain_record("11111111-0000-4000-8000-000000000001", "11111111-0000-4000-8000-000000000001", now);
+        let other = chain_record("11111111-0000-4000-8000-000000000002", "11111111-0000-4000-8000-000000000002", now);
+        b.create(&root).await.unwrap();
+        b.create(&other).await.unwrap();
+        assert!(b.get(&root.session_id).await.unwrap().is_some(), "cached on b");
+
+        // Extended through a: b drops its copy with the old expiry.
+        let later = now + time::Duration::hours(2);
+        let data = Arc::new(serde_json::json!({"roles": ["user"]}));
+        assert!(a.extend(&root.session_id, root.expires_at, later, &data, now).await.unwrap());
+        let seen = b.get(&root.session_id).await.unwrap().unwrap();
+        assert_eq!((seen.expires_at, seen.user_data), (later, data));
+
+        // Theft detected on a, which never cached the chain: b rejects it at once.
+        assert_eq!(a.delete_family(&root.family_id).await.unwrap(), 1);
+        assert_eq!(b.get(&root.session_id).await.unwrap(), None, "the chain is gone on b too");
+        assert!(b.get(&other.session_id).await.unwrap().is_some(), "another chain stays");
+        db.cleanup().await;
     }
 }

@@ -1,7 +1,8 @@
 //! The internal database schema: the design document's five tables (with its
 //! indexes), the session columns of [`uap_ports::SessionRecord`], and the MFA
 //! factor table; then (second migration) one MFA factor per user and type, and
-//! the phase of a middleware run. Applied by sea-orm-migration, recorded in
+//! the phase of a middleware run; then (third migration) the refresh chain's
+//! login time and credential fingerprint on sessions. Applied by sea-orm-migration, recorded in
 //! `uap_migrations` (not `seaql_migrations`, which a host application on
 //! sea-orm may own). A released migration is never edited: changes are new
 //! migrations.
@@ -34,7 +35,7 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(SecurityPipeline)]
+        vec![Box::new(CreateTables), Box::new(SecurityPipeline), Box::new(SessionChain)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -106,6 +107,39 @@ impl MigrationTrait for SecurityPipeline {
                 "ALTER TABLE \"uap_middleware_logs\" ADD COLUMN \"phase\" VARCHAR(32)"
             };
             conn.execute_unprepared(statement).await?;
+        }
+        Ok(())
+    }
+}
+
+/// `m20261203_000003_session_chain`: the nullable `auth_time` (the login
+/// that started a refresh chain; rows from before read it as `created_at`)
+/// and `credential_fingerprint` (a keyed fingerprint of the host password
+/// hash at login) columns of `uap_sessions`. Each step checks the catalog
+/// first, so an interrupted run can be repeated.
+struct SessionChain;
+
+impl MigrationName for SessionChain {
+    fn name(&self) -> &str {
+        "m20261203_000003_session_chain"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SessionChain {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let conn = manager.get_connection();
+        let (quote, timestamp) = match manager.get_database_backend() {
+            sea_orm::DbBackend::MySql => ('`', "DATETIME(6) NULL"),
+            sea_orm::DbBackend::Postgres => ('"', "TIMESTAMPTZ"),
+            _ => ('"', "TEXT"),
+        };
+        for (column, ty) in [("auth_time", timestamp), ("credential_fingerprint", "VARCHAR(64)")] {
+            if !manager.has_column("uap_sessions", column).await? {
+                let statement =
+                    format!("ALTER TABLE {quote}uap_sessions{quote} ADD COLUMN {quote}{column}{quote} {ty}");
+                conn.execute_unprepared(&statement).await?;
+            }
         }
         Ok(())
     }

@@ -13,12 +13,12 @@ use crate::sql::Sql;
 /// The columns read back into a [`SessionRecord`].
 const COLUMNS: &str = "session_id, user_id, device_id, created_at, expires_at, last_activity, \
                        ip_address, user_agent, user_data, family_id, refresh_expires_at, state, \
-                       successor_id, rotated_at";
+                       successor_id, rotated_at, auth_time, credential_fingerprint";
 
 const INSERT: &str = "INSERT INTO uap_sessions (session_id, user_id, device_id, organization_id, \
                       created_at, expires_at, last_activity, ip_address, user_agent, user_data, \
                       family_id, refresh_expires_at, state, successor_id, rotated_at, \
-                      retain_until) VALUES ";
+                      retain_until, auth_time, credential_fingerprint) VALUES ";
 
 /// Session records in the internal database, scoped to one organization.
 #[derive(Clone)]
@@ -65,6 +65,8 @@ impl SqlSessionStore {
             successor.into(),
             opt_ts(b, rotated_at),
             ts(b, record.retain_until()),
+            ts(b, record.auth_time),
+            text(record.credential_fingerprint.as_deref()),
         ]);
         sql
     }
@@ -95,11 +97,12 @@ impl SqlSessionStore {
                 return Err(StoreError::backend(format!("unknown session state {other:?}")));
             }
         };
+        let created_at = read_ts(row, b, "created_at")?;
         Ok(SessionRecord {
             session_id: read_str(row, "session_id")?,
             user_id: read_str(row, "user_id")?,
             device_id: read_opt_str(row, "device_id")?,
-            created_at: read_ts(row, b, "created_at")?,
+            created_at,
             expires_at: read_ts(row, b, "expires_at")?,
             last_activity: read_ts(row, b, "last_activity")?,
             ip_address: read_opt_str(row, "ip_address")?,
@@ -108,6 +111,9 @@ impl SqlSessionStore {
             family_id: read_str(row, "family_id")?,
             refresh_expires_at: read_opt_ts(row, b, "refresh_expires_at")?,
             state,
+            // Rows written before the column existed: the record's own creation.
+            auth_time: read_opt_ts(row, b, "auth_time")?.unwrap_or(created_at),
+            credential_fingerprint: read_opt_str(row, "credential_fingerprint")?,
         })
     }
 
@@ -220,6 +226,35 @@ impl SessionStore for SqlSessionStore {
             }
             Some(_) => Err(StoreError::backend("session stayed active through a conditional rotation")),
         }
+    }
+
+    async fn extend(
+        &self,
+        session_id: &str,
+        expected_expires_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        user_data: &Arc<serde_json::Value>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let b = self.inner.backend;
+        let mut sql = self.inner.sql();
+        sql.push("UPDATE uap_sessions SET expires_at = ")
+            .bind(ts(b, expires_at))
+            .push(", user_data = ")
+            .bind(json(user_data))
+            .push(", last_activity = ")
+            .bind(ts(b, at))
+            .push(", retain_until = CASE WHEN refresh_expires_at IS NOT NULL AND refresh_expires_at > ")
+            .bind(ts(b, expires_at))
+            .push(" THEN refresh_expires_at ELSE ")
+            .bind(ts(b, expires_at))
+            .push(" END WHERE session_id = ")
+            .bind(session_id)
+            .push(" AND organization_id = ")
+            .bind(self.inner.org())
+            .push(" AND state = 'active' AND expires_at = ")
+            .bind(ts(b, expected_expires_at));
+        Ok(self.execute(sql).await? == 1)
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

@@ -56,6 +56,8 @@ fn record(id: &str, user: &str, at: OffsetDateTime) -> SessionRecord {
         family_id: id.to_owned(),
         refresh_expires_at: Some(at + Duration::days(30)),
         state: SessionState::Active,
+        auth_time: at,
+        credential_fingerprint: None,
     }
 }
 

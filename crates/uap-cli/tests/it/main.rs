@@ -9,6 +9,7 @@ mod hardening;
 mod mfa_security;
 mod pipeline;
 mod proxy;
+mod refresh_security;
 mod scaleout;
 mod serve;
 mod support;

@@ -170,8 +170,12 @@ impl AuthService {
                 return Err(LoginError::InvalidCredentials);
             }
         };
-        if let (Some(upgraded), Some(stored)) = (&checked.upgraded, &user.password_hash) {
-            self.write_back(&user, stored, upgraded, client).await;
+        // The session fingerprints the hash the host row holds now.
+        let mut fingerprint = user.password_hash.as_deref().map(|h| self.sessions.credential_fingerprint(h));
+        if let (Some(upgraded), Some(stored)) = (&checked.upgraded, &user.password_hash)
+            && self.write_back(&user, stored, upgraded, client).await
+        {
+            fingerprint = Some(self.sessions.credential_fingerprint(upgraded));
         }
         let verified = VerifiedUser {
             user_data: settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles),
@@ -182,17 +186,17 @@ impl AuthService {
             Decision::Continue => {}
             Decision::Block(block) => return self.refuse(&attempt, Some(&verified.user_id), block, client).await,
             Decision::Challenge(Challenge::Mfa) => {
-                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Mfa)?);
+                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Mfa, fingerprint)?);
             }
             Decision::Challenge(Challenge::MfaEnrollment) => {
-                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Enroll)?);
+                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Enroll, fingerprint)?);
             }
         }
         let mut audit_metadata = json!({ "device_id": request.device_id, "client_metadata": request.metadata });
         if let Some(format) = checked.weak_format {
             audit_metadata["hash_upgrade_recommended"] = Value::String(format);
         }
-        self.succeed(verified, request.device_id, audit_metadata, client).await
+        self.start_session(verified, request.device_id, audit_metadata, fingerprint, client).await
     }
 
     /// A middleware refused the login: `on_failure`, audit, the block.
@@ -302,7 +306,8 @@ impl AuthService {
     }
 
     /// The compare-and-set upgrade. A failure here never fails the login.
-    async fn write_back(&self, user: &HostUser, stored: &str, upgraded: &str, client: &ClientContext) {
+    /// Returns whether the host row now holds `upgraded`.
+    async fn write_back(&self, user: &HostUser, stored: &str, upgraded: &str, client: &ClientContext) -> bool {
         let policy = &self.settings.policy;
         let outcome = self.directory.update_password_hash(&user.id, stored, upgraded).await;
         let (success, error) = match &outcome {
@@ -330,17 +335,28 @@ impl AuthService {
         if let Err(err) = self.audit.record(AuditEventType::PasswordChange, success, client, details).await {
             tracing::error!(error = %err, "audit queue refused PASSWORD_CHANGE");
         }
+        success
     }
 
-    pub(super) async fn succeed(
+    /// Starts the session of a login whose password was just verified;
+    /// `credential_fingerprint` is that of the hash the host row holds now
+    /// (carried sealed in the ticket when a second factor came in between).
+    pub(super) async fn start_session(
         &self,
         user: VerifiedUser,
         device_id: Option<String>,
         audit_metadata: Value,
+        credential_fingerprint: Option<String>,
         client: &ClientContext,
     ) -> Result<LoginSuccess, LoginError> {
         let user_id = user.user_id.clone();
-        let new = NewSession { user_id: user.user_id, roles: user.roles, user_data: user.user_data, device_id };
+        let new = NewSession {
+            user_id: user.user_id,
+            roles: user.roles,
+            user_data: user.user_data,
+            device_id,
+            credential_fingerprint,
+        };
         let session = self.sessions.create(new, client).await?;
         let details = EventDetails {
             user_id: Some(&user_id),

@@ -106,7 +106,7 @@ impl AuthService {
         self.spend(&ticket, MFA_TICKET_SECONDS).await?;
         let verified = VerifiedUser { user_id: ticket.user_id, roles: ticket.roles, user_data: ticket.user_data };
         let metadata = json!({ "device_id": ticket.device_id, "mfa": "totp" });
-        self.succeed(verified, ticket.device_id, metadata, client).await
+        self.start_session(verified, ticket.device_id, metadata, ticket.credential_fingerprint, client).await
     }
 
     /// The answer to a login held back for its second factor: "MFA
@@ -117,6 +117,7 @@ impl AuthService {
         user: &VerifiedUser,
         device_id: Option<String>,
         purpose: TicketPurpose,
+        credential_fingerprint: Option<String>,
     ) -> Result<LoginError, LoginError> {
         let now = self.clock.now();
         let lifetime = match purpose {
@@ -131,6 +132,7 @@ impl AuthService {
             user_data: user.user_data.clone(),
             device_id,
             expires_at: now.unix_timestamp() + lifetime,
+            credential_fingerprint,
         };
         let token =
             self.sessions.tokens().seal_ticket(&ticket).map_err(|_| LoginError::Session(SessionError::Signing))?;
@@ -279,7 +281,7 @@ impl AuthService {
         self.spend(&ticket, ENROLLMENT_TICKET_SECONDS).await?;
         let metadata = json!({ "device_id": ticket.device_id, "mfa": "totp", "mfa_enrolled": true });
         let verified = VerifiedUser { user_id: ticket.user_id, roles: ticket.roles, user_data: ticket.user_data };
-        self.succeed(verified, ticket.device_id, metadata, client).await.map(Some)
+        self.start_session(verified, ticket.device_id, metadata, ticket.credential_fingerprint, client).await.map(Some)
     }
 
     /// Removes the factor of the session's user after a current code.

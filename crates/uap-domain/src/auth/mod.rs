@@ -6,6 +6,7 @@ mod credentials;
 mod engine;
 mod mfa;
 mod mfa_login;
+mod refresh;
 
 pub use credentials::{Credentials, LoginRequest, MAX_IDENTIFIER_BYTES, MAX_PASSWORD_BYTES};
 pub use engine::{AuthParts, AuthService, AuthSettings};

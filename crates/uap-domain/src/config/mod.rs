@@ -196,6 +196,9 @@ pub struct Settings {
     pub refresh_token_duration: u64,
     /// [10] seconds.
     pub refresh_reuse_grace_seconds: u64,
+    /// [2592000] seconds: a refresh chain ends this long after its login,
+    /// however often it is refreshed.
+    pub refresh_chain_max_seconds: u64,
 
     /// Required for HS* (secret).
     pub jwt_secret_key: Option<SecretString>,
@@ -298,6 +301,7 @@ impl Default for Settings {
             refresh_tokens: true,
             refresh_token_duration: 2_592_000,
             refresh_reuse_grace_seconds: 10,
+            refresh_chain_max_seconds: 2_592_000,
             jwt_secret_key: None,
             jwt_algorithm: JwtAlgorithm::default(),
             jwt_private_key_file: None,

@@ -78,6 +78,9 @@ impl Settings {
         if self.refresh_tokens && self.refresh_token_duration == 0 {
             fail("refresh_token_duration", "must be at least 1 second when refresh_tokens = true".into());
         }
+        if self.refresh_tokens && self.refresh_chain_max_seconds == 0 {
+            fail("refresh_chain_max_seconds", "must be at least 1 second when refresh_tokens = true".into());
+        }
         if self.jwt_algorithm.is_symmetric() {
             match &self.jwt_secret_key {
                 None => {

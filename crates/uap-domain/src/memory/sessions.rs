@@ -49,6 +49,8 @@ struct Stored {
     agent: Option<Box<str>>,
     user_data: Arc<str>,
     rotated: Option<Box<(Id, OffsetDateTime)>>,
+    auth_time: OffsetDateTime,
+    fingerprint: Option<Box<str>>,
 }
 
 impl Stored {
@@ -82,6 +84,8 @@ impl Stored {
                 None => SessionState::Active,
                 Some(rotated) => SessionState::Rotated { successor_id: rotated.0.text(), at: rotated.1 },
             },
+            auth_time: self.auth_time,
+            credential_fingerprint: self.fingerprint.as_deref().map(str::to_owned),
         })
     }
 }
@@ -119,6 +123,8 @@ impl Sessions {
                 SessionState::Active => None,
                 SessionState::Rotated { successor_id, at } => Some(Box::new((Id::new(successor_id), *at))),
             },
+            auth_time: record.auth_time,
+            fingerprint: record.credential_fingerprint.as_deref().map(Box::from),
         };
         if let Some(replaced) = self.by_id.insert(id.clone(), Box::new(stored)) {
             self.unindex(&replaced.user, &id);
@@ -272,6 +278,28 @@ impl SessionStore for MemorySessionStore {
         Ok(RotateOutcome::Rotated)
     }
 
+    async fn extend(
+        &self,
+        session_id: &str,
+        expected_expires_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        user_data: &Arc<serde_json::Value>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let user_data: Arc<str> = Arc::from(serde_json::to_string(&**user_data).map_err(StoreError::backend)?);
+        let mut sessions = self.write();
+        let Some(stored) = sessions.by_id.get_mut(&Id::new(session_id)) else { return Ok(false) };
+        if !stored.is_active() || stored.expires_at != expected_expires_at {
+            return Ok(false);
+        }
+        stored.expires_at = expires_at;
+        stored.last_activity = at;
+        if *stored.user_data != *user_data {
+            stored.user_data = user_data;
+        }
+        Ok(true)
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut sessions = self.write();
         let ids: Vec<Id> =
@@ -311,6 +339,8 @@ mod tests {
             family_id: id.to_owned(),
             refresh_expires_at: None,
             state: SessionState::Active,
+            auth_time: t,
+            credential_fingerprint: None,
         }
     }
 

@@ -6,10 +6,10 @@ use serde_json::json;
 use time::OffsetDateTime;
 use uap_ports::{AuditEventType, Clock, RotateOutcome, SessionRecord, SessionState, SessionStore};
 
-use super::refresh::RefreshKeys;
+use super::refresh::{FingerprintKey, RefreshKeys};
 use super::{
-    Claims, ClientContext, IssuedSession, NewSession, Rejection, SessionError, SessionPolicy, SessionSummary,
-    TokenRejection, TokenService, ValidSession,
+    Claims, ClientContext, IssuedSession, NewSession, PendingRefresh, RefreshBy, RefreshStep, Rejection, SessionError,
+    SessionPolicy, SessionSummary, TokenService, ValidSession,
 };
 use crate::audit::{AuditRecorder, EventDetails};
 
@@ -23,6 +23,7 @@ struct Inner {
     store: Arc<dyn SessionStore>,
     tokens: TokenService,
     refresh: RefreshKeys,
+    fingerprints: FingerprintKey,
     policy: SessionPolicy,
     clock: Arc<dyn Clock>,
     audit: AuditRecorder,
@@ -48,13 +49,28 @@ impl SessionManager {
         audit: AuditRecorder,
     ) -> Self {
         let refresh = RefreshKeys::derive(tokens.key_material());
-        Self { inner: Arc::new(Inner { store, tokens, refresh, policy, clock, audit }) }
+        let fingerprints = FingerprintKey::derive(tokens.key_material());
+        Self { inner: Arc::new(Inner { store, tokens, refresh, fingerprints, policy, clock, audit }) }
     }
 
     /// The token service (for the JWKS document).
     #[must_use]
     pub fn tokens(&self) -> &TokenService {
         &self.inner.tokens
+    }
+
+    /// The keyed fingerprint of a host user's stored password hash, as kept
+    /// on the session (never the hash itself).
+    #[must_use]
+    pub fn credential_fingerprint(&self, stored_hash: &str) -> String {
+        self.inner.fingerprints.of(stored_hash)
+    }
+
+    /// Whether the host user's stored hash is still the one the session's
+    /// login saw. A session without a fingerprint never matches (fail closed).
+    #[must_use]
+    pub fn credentials_unchanged(&self, record: &SessionRecord, stored_hash: &str) -> bool {
+        record.credential_fingerprint.as_deref().is_some_and(|fp| self.inner.fingerprints.matches(stored_hash, fp))
     }
 
     /// The session store (for health checks).
@@ -77,14 +93,16 @@ impl SessionManager {
             user_id: new.user_id,
             device_id: new.device_id,
             created_at: now,
-            expires_at: now + inner.policy.duration_for(&new.roles),
+            expires_at: inner.policy.expires_at(&new.roles, now, now),
             last_activity: now,
             ip_address: client.ip_address.clone(),
             user_agent: client.user_agent.clone(),
             user_data: Arc::new(new.user_data),
             family_id: session_id.clone(),
-            refresh_expires_at: inner.policy.refresh_duration().map(|d| now + d),
+            refresh_expires_at: inner.policy.refresh_expires_at(now, now),
             state: SessionState::Active,
+            auth_time: now,
+            credential_fingerprint: new.credential_fingerprint,
         };
         inner.store.create(&record).await?;
         if !inner.policy.multi_device {
@@ -101,16 +119,9 @@ impl SessionManager {
     pub async fn validate(&self, token: &str, client: &ClientContext) -> Result<ValidSession, SessionError> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        let claims = match inner.tokens.verify(token, now) {
-            Ok(claims) => claims,
-            Err(TokenRejection::Expired) => {
-                if let Ok(claims) = inner.tokens.verify_ignoring_expiry(token) {
-                    self.end_expired(&claims.session_id, &claims.user_id, "expired", client).await?;
-                }
-                return Err(Rejection::Token(TokenRejection::Expired).into());
-            }
-            Err(other) => return Err(Rejection::Token(other).into()),
-        };
+        // An expired token is just expired: the session (and its refresh
+        // token) stays until its own end; the purge loop removes it then.
+        let claims = inner.tokens.verify(token, now).map_err(Rejection::Token)?;
         let record = self.active_record(&claims, now, client).await?;
         if let Some(interval) = inner.policy.touch_interval()
             && now - record.last_activity >= interval
@@ -120,7 +131,11 @@ impl SessionManager {
         Ok(ValidSession { record })
     }
 
-    /// Loads the record behind verified claims and applies expiry and idle rules.
+    /// Loads the record behind verified claims and applies expiry and idle
+    /// rules. Only the session's current access token is accepted: its `exp`
+    /// must be the record's (a refresh by access token moves it, which ends
+    /// the old token at once). Expiry changes nothing; idleness ends the
+    /// session.
     async fn active_record(
         &self,
         claims: &Claims,
@@ -129,20 +144,31 @@ impl SessionManager {
     ) -> Result<SessionRecord, SessionError> {
         let inner = &self.inner;
         let record = inner.store.get_owned(&claims.session_id, &claims.user_id).await?.ok_or(Rejection::NotFound)?;
-        if record.state != SessionState::Active {
+        if record.state != SessionState::Active || !is_current(claims, &record) {
             return Err(Rejection::Rotated.into());
         }
         if now >= record.expires_at {
-            self.end_expired(&record.session_id, &record.user_id, "expired", client).await?;
             return Err(Rejection::Expired.into());
         }
-        if let Some(idle) = inner.policy.idle_timeout()
+        self.check_idle(&record, now, client).await?;
+        Ok(record)
+    }
+
+    /// The idle rule (validate and refresh alike): a session quiet for longer
+    /// than `idle_timeout` ends.
+    async fn check_idle(
+        &self,
+        record: &SessionRecord,
+        now: OffsetDateTime,
+        client: &ClientContext,
+    ) -> Result<(), SessionError> {
+        if let Some(idle) = self.inner.policy.idle_timeout()
             && now - record.last_activity > idle
         {
             self.end_expired(&record.session_id, &record.user_id, "idle_timeout", client).await?;
             return Err(Rejection::IdleTimeout.into());
         }
-        Ok(record)
+        Ok(())
     }
 
     /// Deletes an expired session and audits SESSION_EXPIRED once (only the
@@ -173,44 +199,44 @@ impl SessionManager {
         Ok(())
     }
 
-    /// Refreshes with the access token (`Authorization: Bearer`).
+    /// The first half of a refresh with the access token (`Authorization:
+    /// Bearer`): the token must be the session's current one and unexpired,
+    /// the session active (no grace: a replaced access token is refused at
+    /// once), not idle, and within its chain's limits. The caller re-reads
+    /// the host user, then calls [`SessionManager::finish_refresh`] (or
+    /// [`SessionManager::end_chain`]).
     ///
     /// # Errors
     /// As [`SessionManager::validate`].
-    pub async fn refresh_with_token(&self, token: &str, client: &ClientContext) -> Result<IssuedSession, SessionError> {
+    pub async fn begin_refresh_with_token(
+        &self,
+        token: &str,
+        client: &ClientContext,
+    ) -> Result<PendingRefresh, SessionError> {
         let inner = &self.inner;
         if !inner.policy.refresh_tokens {
             return Err(Rejection::RefreshDisabled.into());
         }
         let now = inner.clock.now();
         let claims = inner.tokens.verify(token, now).map_err(Rejection::Token)?;
-        let record = inner.store.get(&claims.session_id).await?.ok_or(Rejection::NotFound)?;
-        if record.user_id != claims.user_id {
-            return Err(Rejection::NotFound.into());
-        }
-        match &record.state {
-            SessionState::Active => {
-                let record = self.active_record(&claims, now, client).await?;
-                self.rotate(&record, now, client).await
-            }
-            SessionState::Rotated { successor_id, at } if now - *at <= inner.policy.refresh_grace() => {
-                self.reissue(successor_id).await
-            }
-            SessionState::Rotated { .. } => Err(Rejection::Rotated.into()),
-        }
+        let record = self.active_record(&claims, now, client).await?;
+        self.check_chain(&record, now)?;
+        Ok(PendingRefresh { record, by: RefreshBy::AccessToken })
     }
 
-    /// Refreshes with a refresh token. A token spent more than the grace period
-    /// ago is treated as stolen: the whole chain ends and SUSPICIOUS_ACTIVITY is
-    /// audited.
+    /// The first half of a refresh with a refresh token. A token spent within
+    /// the grace period returns the same successor at once (parallel tabs);
+    /// spent longer ago it is treated as stolen: the whole chain ends and
+    /// SUSPICIOUS_ACTIVITY is audited. Otherwise the session must be within
+    /// its refresh expiry and chain end, and not idle.
     ///
     /// # Errors
     /// As [`SessionManager::validate`].
-    pub async fn refresh_with_refresh_token(
+    pub async fn begin_refresh_with_refresh_token(
         &self,
         refresh_token: &str,
         client: &ClientContext,
-    ) -> Result<IssuedSession, SessionError> {
+    ) -> Result<RefreshStep, SessionError> {
         let inner = &self.inner;
         if !inner.policy.refresh_tokens {
             return Err(Rejection::RefreshDisabled.into());
@@ -222,9 +248,13 @@ impl SessionManager {
             return Err(Rejection::RefreshExpired.into());
         }
         match &record.state {
-            SessionState::Active => self.rotate(&record, now, client).await,
+            SessionState::Active => {
+                self.check_chain(&record, now)?;
+                self.check_idle(&record, now, client).await?;
+                Ok(RefreshStep::Check(PendingRefresh { record, by: RefreshBy::RefreshToken }))
+            }
             SessionState::Rotated { successor_id, at } if now - *at <= inner.policy.refresh_grace() => {
-                self.reissue(successor_id).await
+                self.reissue(successor_id).await.map(RefreshStep::Ready)
             }
             SessionState::Rotated { .. } => {
                 let ended = inner.store.delete_family(&record.family_id).await?;
@@ -240,23 +270,117 @@ impl SessionManager {
         }
     }
 
+    /// The chain's absolute end (`refresh_chain_max_seconds` after its login)
+    /// and the refresh expiry.
+    fn check_chain(&self, record: &SessionRecord, now: OffsetDateTime) -> Result<(), SessionError> {
+        if now >= self.inner.policy.chain_end(record.auth_time) {
+            return Err(Rejection::ChainEnded.into());
+        }
+        if record.refresh_expires_at.is_none_or(|until| now >= until) {
+            return Err(Rejection::RefreshExpired.into());
+        }
+        Ok(())
+    }
+
+    /// The second half of a refresh, after the host user was read again:
+    /// the session carries `roles`' duration and the new `user_data`. A
+    /// refresh token rotates (successor, new refresh token); an access token
+    /// extends the same session in place and gets a new access token only.
+    /// Either way the access token ends no later than `max_session_duration`
+    /// after the chain's login.
+    ///
+    /// # Errors
+    /// [`Rejection::Expired`] when the chain has reached
+    /// `max_session_duration`; [`Rejection::Rotated`] when a concurrent
+    /// refresh won; store failures.
+    pub async fn finish_refresh(
+        &self,
+        pending: PendingRefresh,
+        roles: &[String],
+        user_data: serde_json::Value,
+        client: &ClientContext,
+    ) -> Result<IssuedSession, SessionError> {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        let old = pending.record;
+        let cap = inner.policy.session_end(old.auth_time);
+        let mut expires_at = inner.policy.expires_at(roles, old.auth_time, now);
+        if expires_at <= now {
+            return Err(Rejection::Expired.into());
+        }
+        match pending.by {
+            RefreshBy::RefreshToken => self.rotate(&old, expires_at, Arc::new(user_data), now, client).await,
+            RefreshBy::AccessToken => {
+                // A token is told apart from its predecessor by `exp` (whole
+                // seconds): a refresh within the same second moves it one on.
+                let old_exp = old.expires_at.unix_timestamp();
+                if expires_at.unix_timestamp() == old_exp {
+                    expires_at = OffsetDateTime::from_unix_timestamp(old_exp + 1).map_err(|_| Rejection::Expired)?;
+                    if expires_at > cap {
+                        return Err(Rejection::Expired.into());
+                    }
+                }
+                let user_data = Arc::new(user_data);
+                if !inner.store.extend(&old.session_id, old.expires_at, expires_at, &user_data, now).await? {
+                    return Err(Rejection::Rotated.into());
+                }
+                let details = EventDetails {
+                    user_id: Some(&old.user_id),
+                    session_id: Some(&old.session_id),
+                    error: None,
+                    metadata: json!({ "refreshed_with": "access_token" }),
+                };
+                inner.audit.record(AuditEventType::TokenRefresh, true, client, details).await?;
+                let extended = SessionRecord { expires_at, user_data, last_activity: now, ..old };
+                self.sign(&extended, now, false)
+            }
+        }
+    }
+
+    /// Ends the whole refresh chain of a pending refresh (the host user is
+    /// gone, disabled or changed its password) and audits SESSION_EXPIRED
+    /// with `reason`. Returns how many active sessions ended.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn end_chain(
+        &self,
+        pending: &PendingRefresh,
+        reason: &str,
+        client: &ClientContext,
+    ) -> Result<u64, SessionError> {
+        let inner = &self.inner;
+        let record = &pending.record;
+        let ended = inner.store.delete_family(&record.family_id).await?;
+        let details = EventDetails {
+            user_id: Some(&record.user_id),
+            session_id: Some(&record.session_id),
+            error: Some(reason),
+            metadata: json!({ "family_id": record.family_id, "sessions_ended": ended }),
+        };
+        inner.audit.record(AuditEventType::SessionExpired, true, client, details).await?;
+        Ok(ended)
+    }
+
     async fn rotate(
         &self,
         old: &SessionRecord,
+        expires_at: OffsetDateTime,
+        user_data: Arc<serde_json::Value>,
         now: OffsetDateTime,
         client: &ClientContext,
     ) -> Result<IssuedSession, SessionError> {
         let inner = &self.inner;
-        let lifetime = old.expires_at - old.created_at;
         let successor_id = uuid::Uuid::new_v4().to_string();
         let successor = SessionRecord {
             session_id: successor_id.clone(),
             created_at: now,
-            expires_at: now + lifetime,
+            expires_at,
             last_activity: now,
             ip_address: client.ip_address.clone().or_else(|| old.ip_address.clone()),
             user_agent: client.user_agent.clone().or_else(|| old.user_agent.clone()),
-            refresh_expires_at: inner.policy.refresh_duration().map(|d| now + d),
+            user_data,
+            refresh_expires_at: inner.policy.refresh_expires_at(old.auth_time, now),
             state: SessionState::Active,
             ..old.clone()
         };
@@ -289,22 +413,35 @@ impl SessionManager {
         self.issue(&record)
     }
 
+    /// The tokens of a session just created or rotated.
     fn issue(&self, record: &SessionRecord) -> Result<IssuedSession, SessionError> {
+        self.sign(record, record.created_at, true)
+    }
+
+    /// Signs the access token of `record` (its `exp` is the record's
+    /// `expires_at`), with the refresh token when `with_refresh`.
+    fn sign(
+        &self,
+        record: &SessionRecord,
+        issued_at: OffsetDateTime,
+        with_refresh: bool,
+    ) -> Result<IssuedSession, SessionError> {
         let inner = &self.inner;
         let claims = Claims {
             session_id: record.session_id.clone(),
             user_id: record.user_id.clone(),
             device_id: record.device_id.clone(),
             expires_at: record.expires_at.unix_timestamp(),
-            issued_at: record.created_at.unix_timestamp(),
+            issued_at: issued_at.unix_timestamp(),
         };
         let token = inner.tokens.sign(&claims).map_err(|_| SessionError::Signing)?;
+        let refresh_expires_at = record.refresh_expires_at.filter(|_| with_refresh);
         Ok(IssuedSession {
             session_id: record.session_id.clone(),
             token,
             expires_at: record.expires_at,
-            refresh_token: record.refresh_expires_at.map(|_| inner.refresh.token_for(&record.session_id)),
-            refresh_expires_at: record.refresh_expires_at,
+            refresh_token: refresh_expires_at.map(|_| inner.refresh.token_for(&record.session_id)),
+            refresh_expires_at,
             user_data: record.user_data.clone(),
         })
     }
@@ -320,7 +457,7 @@ impl SessionManager {
         let Some(record) = inner.store.get(&claims.session_id).await? else {
             return Ok(false);
         };
-        if record.user_id != claims.user_id || record.state != SessionState::Active {
+        if record.user_id != claims.user_id || record.state != SessionState::Active || !is_current(&claims, &record) {
             return Ok(false);
         }
         let ended = inner.store.delete(&claims.session_id).await?;
@@ -375,4 +512,10 @@ impl SessionManager {
         sessions.sort_by_key(|s| std::cmp::Reverse(s.record.created_at));
         Ok(sessions)
     }
+}
+
+/// Whether `claims` are those of the session's current access token (a
+/// refresh by access token moves `expires_at`, ending the previous token).
+fn is_current(claims: &Claims, record: &SessionRecord) -> bool {
+    claims.expires_at == record.expires_at.unix_timestamp()
 }

@@ -1,6 +1,7 @@
 //! Sessions: creation with role-based durations, validation (one signature
-//! check plus one store lookup), refresh with rotation, reuse grace and theft
-//! detection, logout, logout-all and listing.
+//! check plus one store lookup), refresh (by refresh token: rotation, reuse
+//! grace and theft detection; by access token: extension in place) within the
+//! chain's limits, logout, logout-all and listing.
 
 mod jws;
 mod manager;
@@ -31,6 +32,50 @@ pub struct NewSession {
     pub roles: Vec<String>,
     pub user_data: serde_json::Value,
     pub device_id: Option<String>,
+    /// The keyed fingerprint of the host password hash the login saw
+    /// ([`SessionManager::credential_fingerprint`]); `None` ends the chain
+    /// at its first refresh.
+    pub credential_fingerprint: Option<String>,
+}
+
+/// How a refresh was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshBy {
+    /// `Authorization: Bearer` with the access token: extends in place.
+    AccessToken,
+    /// Body `{refresh_token}`: rotates to a successor.
+    RefreshToken,
+}
+
+/// A refresh the session rules allow, waiting for the host user to be read
+/// again.
+#[derive(Debug, Clone)]
+pub struct PendingRefresh {
+    record: SessionRecord,
+    by: RefreshBy,
+}
+
+impl PendingRefresh {
+    /// The session being refreshed.
+    #[must_use]
+    pub fn record(&self) -> &SessionRecord {
+        &self.record
+    }
+
+    /// How the refresh was asked for.
+    #[must_use]
+    pub fn by(&self) -> RefreshBy {
+        self.by
+    }
+}
+
+/// Where a refresh-token refresh stands after the session rules.
+#[derive(Debug)]
+pub enum RefreshStep {
+    /// A spent refresh token within the grace: the successor's tokens again.
+    Ready(IssuedSession),
+    /// The host user must be checked before the refresh completes.
+    Check(PendingRefresh),
 }
 
 /// A session just created or refreshed, with the secrets to hand to the client.
@@ -77,6 +122,10 @@ pub enum Rejection {
     RefreshReused,
     #[error("refresh tokens are disabled")]
     RefreshDisabled,
+    #[error("refresh chain reached refresh_chain_max_seconds")]
+    ChainEnded,
+    #[error("host user gone, disabled or its password changed")]
+    HostUserChanged,
 }
 
 /// A session operation failure.
@@ -88,6 +137,10 @@ pub enum SessionError {
     /// The session store (or the audit queue) failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The host user directory failed while a refresh re-read the user: 503,
+    /// and nothing ended.
+    #[error("host user directory: {0}")]
+    Directory(StoreError),
     /// Signing failed (should not happen with a valid key).
     #[error("token signing failed")]
     Signing,

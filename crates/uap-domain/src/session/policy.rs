@@ -1,10 +1,12 @@
 //! How long a session lives: role-based durations capped by
-//! `max_session_duration`, the access-token cap `jwt_expiration`, the idle
-//! timeout, the single-device rule and the refresh-token settings.
+//! `max_session_duration` (counted from the login that started the refresh
+//! chain), the idle timeout, the single-device rule and the refresh-token
+//! settings with the chain's absolute end `refresh_chain_max_seconds`.
+//! `jwt_expiration` does not cap a session token (CONTRACT §2).
 
 use std::collections::BTreeMap;
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::config::Settings;
 
@@ -13,13 +15,17 @@ use crate::config::Settings;
 pub struct SessionPolicy {
     pub default_duration: u64,
     pub max_duration: u64,
-    pub token_lifetime: u64,
     pub role_durations: BTreeMap<String, u64>,
     pub idle_timeout: u64,
     pub multi_device: bool,
     pub refresh_tokens: bool,
     pub refresh_duration: u64,
     pub refresh_grace: u64,
+    pub chain_max: u64,
+}
+
+fn seconds(secs: u64) -> Duration {
+    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
 impl SessionPolicy {
@@ -29,7 +35,6 @@ impl SessionPolicy {
         Self {
             default_duration: settings.session_duration,
             max_duration: settings.max_session_duration,
-            token_lifetime: settings.jwt_expiration,
             role_durations: settings
                 .role_session_durations
                 .iter()
@@ -40,23 +45,52 @@ impl SessionPolicy {
             refresh_tokens: settings.refresh_tokens,
             refresh_duration: settings.refresh_token_duration,
             refresh_grace: settings.refresh_reuse_grace_seconds,
+            chain_max: settings.refresh_chain_max_seconds,
         }
     }
 
     /// The lifetime of a session for a user with `roles`: the longest duration
     /// among the roles that have one (else `session_duration`), never more than
-    /// `max_session_duration` nor the access-token lifetime `jwt_expiration`.
+    /// `max_session_duration`.
     #[must_use]
     pub fn duration_for(&self, roles: &[String]) -> Duration {
         let by_role = roles.iter().filter_map(|role| self.role_durations.get(&role.to_lowercase()).copied()).max();
-        let secs = by_role.unwrap_or(self.default_duration).min(self.max_duration).min(self.token_lifetime).max(1);
-        Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+        seconds(by_role.unwrap_or(self.default_duration).min(self.max_duration).max(1))
+    }
+
+    /// When an access token issued `now` for `roles` expires, in a chain
+    /// whose login was at `auth_time`: the role's duration from now, never
+    /// past `max_session_duration` after the login.
+    #[must_use]
+    pub fn expires_at(&self, roles: &[String], auth_time: OffsetDateTime, now: OffsetDateTime) -> OffsetDateTime {
+        (now + self.duration_for(roles)).min(self.session_end(auth_time))
+    }
+
+    /// The latest any access token of the chain started at `auth_time` may
+    /// expire: `max_session_duration` after the login.
+    #[must_use]
+    pub fn session_end(&self, auth_time: OffsetDateTime) -> OffsetDateTime {
+        auth_time + seconds(self.max_duration)
     }
 
     /// How long a refresh token is accepted, when refresh tokens are on.
     #[must_use]
     pub fn refresh_duration(&self) -> Option<Duration> {
-        self.refresh_tokens.then(|| Duration::seconds(i64::try_from(self.refresh_duration).unwrap_or(i64::MAX)))
+        self.refresh_tokens.then(|| seconds(self.refresh_duration))
+    }
+
+    /// When a refresh token issued `now` stops being accepted (when refresh
+    /// tokens are on): `refresh_token_duration` from now, never past the
+    /// chain's end.
+    #[must_use]
+    pub fn refresh_expires_at(&self, auth_time: OffsetDateTime, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.refresh_duration().map(|d| (now + d).min(self.chain_end(auth_time)))
+    }
+
+    /// The absolute end of the refresh chain started by the login at `auth_time`.
+    #[must_use]
+    pub fn chain_end(&self, auth_time: OffsetDateTime) -> OffsetDateTime {
+        auth_time + seconds(self.chain_max)
     }
 
     /// The idle timeout, when on.
@@ -84,12 +118,10 @@ impl SessionPolicy {
 mod tests {
     use super::*;
 
+    use time::macros::datetime;
+
     fn policy() -> SessionPolicy {
-        SessionPolicy::from_settings(&Settings {
-            max_session_duration: 5000,
-            jwt_expiration: 100_000,
-            ..Settings::default()
-        })
+        SessionPolicy::from_settings(&Settings { max_session_duration: 5000, ..Settings::default() })
     }
 
     #[test]
@@ -103,9 +135,32 @@ mod tests {
     }
 
     #[test]
-    fn token_lifetime_caps_too() {
-        let p = SessionPolicy { token_lifetime: 60, ..policy() };
-        assert_eq!(p.duration_for(&["admin".into()]), Duration::seconds(60));
+    fn jwt_expiration_does_not_cap_a_session() {
+        let p = SessionPolicy::from_settings(&Settings { jwt_expiration: 60, ..Settings::default() });
+        assert_eq!(p.duration_for(&["admin".into()]), Duration::seconds(7200));
+    }
+
+    #[test]
+    fn access_expiry_is_capped_from_the_login_not_the_refresh() {
+        let p = policy();
+        let login = datetime!(2026-01-01 00:00 UTC);
+        let admin = ["admin".to_owned()];
+        assert_eq!(p.expires_at(&admin, login, login), login + Duration::seconds(5000));
+        let refresh = login + Duration::seconds(4000);
+        assert_eq!(p.expires_at(&admin, login, refresh), login + Duration::seconds(5000), "max from the login");
+        let guest = ["guest".to_owned()];
+        assert_eq!(p.expires_at(&guest, login, refresh - Duration::seconds(3500)), login + Duration::seconds(2300));
+    }
+
+    #[test]
+    fn refresh_expiry_stops_at_the_chain_end() {
+        let p = SessionPolicy { refresh_duration: 1000, chain_max: 2500, ..policy() };
+        let login = datetime!(2026-01-01 00:00 UTC);
+        assert_eq!(p.chain_end(login), login + Duration::seconds(2500));
+        assert_eq!(p.refresh_expires_at(login, login), Some(login + Duration::seconds(1000)));
+        let late = login + Duration::seconds(2000);
+        assert_eq!(p.refresh_expires_at(login, late), Some(login + Duration::seconds(2500)), "the chain's end");
+        assert_eq!(SessionPolicy { refresh_tokens: false, ..p }.refresh_expires_at(login, late), None);
     }
 
     #[test]

@@ -56,6 +56,38 @@ impl RefreshKeys {
     }
 }
 
+/// Keyed fingerprints of stored password hashes: base64url of the first 16
+/// bytes of HMAC-SHA256 under a key derived from the signing key material.
+/// A session keeps the fingerprint of its login's hash, never the hash.
+#[derive(Clone)]
+pub(crate) struct FingerprintKey {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FingerprintKey(***)")
+    }
+}
+
+impl FingerprintKey {
+    /// The key derived from the token-signing key material.
+    pub(crate) fn derive(key_material: &[u8]) -> Self {
+        Self { key: mac(key_material, b"uap/credential-fingerprint/v1") }
+    }
+
+    /// The fingerprint of a stored password hash.
+    pub(crate) fn of(&self, stored_hash: &str) -> String {
+        let tag = mac(&self.key, stored_hash.as_bytes());
+        URL_SAFE_NO_PAD.encode(&tag[..16])
+    }
+
+    /// Whether `fingerprint` is that of `stored_hash` (constant time).
+    pub(crate) fn matches(&self, stored_hash: &str, fingerprint: &str) -> bool {
+        bool::from(self.of(stored_hash).as_bytes().ct_eq(fingerprint.as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +101,18 @@ mod tests {
         assert_eq!(RefreshKeys::derive(b"other").session_of(&token), None);
         assert_eq!(keys.session_of("abc"), None);
         assert_eq!(keys.session_of("abc.!!"), None);
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_short_and_hide_the_hash() {
+        let key = FingerprintKey::derive(b"secret");
+        let hash = "$2b$12$abcdefghijklmnopqrstuuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0";
+        let fp = key.of(hash);
+        assert_eq!(fp.len(), 22, "16 bytes, base64url");
+        assert!(key.matches(hash, &fp));
+        assert!(!key.matches("$2b$12$other", &fp));
+        assert_ne!(FingerprintKey::derive(b"other").of(hash), fp, "keyed");
+        assert_ne!(RefreshKeys::derive(b"secret").token_for(hash), fp);
+        assert!(!fp.contains("abcdef"));
     }
 }

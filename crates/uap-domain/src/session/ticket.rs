@@ -62,6 +62,10 @@ pub struct PendingLogin {
     pub device_id: Option<String>,
     /// Unix seconds.
     pub expires_at: i64,
+    /// The fingerprint of the stored hash the password was checked against:
+    /// the session binds to it (a password changed meanwhile ends its chain).
+    #[serde(default)]
+    pub credential_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -156,6 +160,7 @@ mod tests {
             user_data: json!({"email": "ann@example.com"}),
             device_id: Some("laptop".into()),
             expires_at: NOW + 300,
+            credential_fingerprint: Some("fp".into()),
         }
     }
 

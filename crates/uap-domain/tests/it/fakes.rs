@@ -90,8 +90,8 @@ impl UserDirectory for Directory {
             .iter()
             .find(|u| {
                 query.fields.iter().any(|f| {
-                    u.attributes.get(f).and_then(Value::as_str) == Some(query.value.as_str())
-                        || (f == "id" && u.id == query.value)
+                    (f == "id" && u.id == query.value)
+                        || u.attributes.get(f).and_then(Value::as_str) == Some(query.value.as_str())
                 })
             })
             .cloned())

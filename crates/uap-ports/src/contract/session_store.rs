@@ -5,7 +5,9 @@
 //! `delete_family` count the records they removed; `list_user_sessions` returns
 //! records in any state and any order; a second `rotate` of the same id stores
 //! nothing and reports the first successor; `purge_expired(now)` removes exactly
-//! the records whose `retain_until()` is strictly before `now`.
+//! the records whose `retain_until()` is strictly before `now`; `extend` is a
+//! compare-and-set on `expires_at` of an active record that also moves its
+//! retention (so purge keeps it).
 
 use std::sync::Arc;
 
@@ -33,6 +35,7 @@ pub async fn run_all(store: &dyn SessionStore, now: OffsetDateTime) {
     rotate_unknown_is_not_found(store, now).await;
     purge_expired_uses_retain_until(store, now).await;
     users_are_isolated(store, now).await;
+    extend_is_a_compare_and_set(store, now).await;
 }
 
 /// A login record of `user` with every optional field set.
@@ -56,6 +59,8 @@ fn full_record(id: &str, user: &str, now: OffsetDateTime) -> SessionRecord {
         family_id: id.to_owned(),
         refresh_expires_at: Some(now + Duration::days(30)),
         state: SessionState::Active,
+        auth_time: now - Duration::hours(2) - Duration::microseconds(1),
+        credential_fingerprint: Some("x2zF0r-8qg_AbCdEfGhIjA".to_owned()),
     }
 }
 
@@ -74,6 +79,8 @@ fn bare_record(id: &str, user: &str, now: OffsetDateTime) -> SessionRecord {
         family_id: id.to_owned(),
         refresh_expires_at: None,
         state: SessionState::Active,
+        auth_time: now,
+        credential_fingerprint: None,
     }
 }
 
@@ -272,6 +279,52 @@ pub async fn rotate_unknown_is_not_found(store: &dyn SessionStore, now: OffsetDa
     let outcome = store.rotate(&ids.next(), &successor, now).await.expect("rotate unknown");
     assert_eq!(outcome, RotateOutcome::NotFound);
     assert_eq!(get(store, &successor.session_id).await, None);
+}
+
+/// `extend` moves `expires_at` (and `user_data`, `last_activity`) of an active
+/// record only while `expires_at` is still the expected one; the retention
+/// follows, so `purge_expired` keeps the extended record.
+pub async fn extend_is_a_compare_and_set(store: &dyn SessionStore, now: OffsetDateTime) {
+    let mut ids = Ids::new(now, 11);
+    let user = ids.user("extend");
+    let record = full_record(&ids.next(), &user, now);
+    create(store, &record).await;
+    let at = now + Duration::minutes(20) + Duration::microseconds(42);
+    let later = at + Duration::hours(1);
+    let data = Arc::new(json!({"id": 42, "roles": ["user"]}));
+
+    let wrong = record.expires_at - Duration::seconds(1);
+    assert!(!store.extend(&record.session_id, wrong, later, &data, at).await.expect("extend"), "stale expected");
+    assert_eq!(get(store, &record.session_id).await, Some(record.clone()), "unchanged after a refused extend");
+
+    assert!(store.extend(&record.session_id, record.expires_at, later, &data, at).await.expect("extend"));
+    let extended =
+        SessionRecord { expires_at: later, user_data: Arc::clone(&data), last_activity: at, ..record.clone() };
+    assert_eq!(get(store, &record.session_id).await, Some(extended.clone()), "extended in place");
+    let again = store.extend(&record.session_id, record.expires_at, later + Duration::hours(1), &data, at);
+    assert!(!again.await.expect("extend again"), "the old expiry no longer matches");
+    assert_eq!(get(store, &record.session_id).await, Some(extended));
+
+    assert!(!store.extend(&ids.next(), now, later, &data, at).await.expect("extend unknown"), "unknown id");
+    let spent = SessionRecord {
+        state: SessionState::Rotated { successor_id: record.session_id.clone(), at: now },
+        ..full_record(&ids.next(), &user, now)
+    };
+    create(store, &spent).await;
+    assert!(!store.extend(&spent.session_id, spent.expires_at, later, &data, at).await.expect("extend rotated"));
+    assert_eq!(get(store, &spent.session_id).await, Some(spent), "a rotated record is not extended");
+
+    // Without a refresh expiry the retention is `expires_at`: it moves too.
+    let short = SessionRecord { expires_at: now + Duration::seconds(10), ..bare_record(&ids.next(), &user, now) };
+    create(store, &short).await;
+    let moved = now + Duration::hours(3);
+    assert!(store.extend(&short.session_id, short.expires_at, moved, &data, now).await.expect("extend short"));
+    store.purge_expired(now + Duration::hours(2)).await.expect("purge");
+    assert_eq!(
+        get(store, &short.session_id).await.map(|r| r.expires_at),
+        Some(moved),
+        "purge keeps a record extended past the purge instant"
+    );
 }
 
 /// `purge_expired(now)` removes the records whose `retain_until()` is before `now`.

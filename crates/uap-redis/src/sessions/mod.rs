@@ -13,7 +13,7 @@ use futures::{StreamExt, future};
 use time::OffsetDateTime;
 use uap_ports::{RotateOutcome, SessionRecord, SessionStore, StoreError};
 
-use self::record::{FIELDS, array, decode, decode_fields, encode, expire_at_ms, score, text};
+use self::record::{FIELDS, GRACE_MS, array, decode, decode_fields, encode, expire_at_ms, score, text};
 pub(crate) use self::record::{instant, micros};
 use crate::client::{Redis, Script};
 use crate::error::malformed;
@@ -28,6 +28,7 @@ macro_rules! session_script {
 static CREATE: LazyLock<Script> = session_script!("../lua/create.lua");
 static ROTATE: LazyLock<Script> = session_script!("../lua/rotate.lua");
 static FAMILY_ADD: LazyLock<Script> = session_script!("../lua/family_add.lua");
+static EXTEND: LazyLock<Script> = session_script!("../lua/extend.lua");
 static TOUCH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/touch.lua")));
 static DELETE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/delete.lua")));
 static DELETE_WHERE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/delete_where.lua")));
@@ -220,6 +221,56 @@ impl SessionStore for RedisSessionStore {
             self.unpoint([successor.session_id.as_str()]).await;
         }
         Ok(outcome)
+    }
+
+    async fn extend(
+        &self,
+        session_id: &str,
+        expected_expires_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        user_data: &std::sync::Arc<serde_json::Value>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let Some(user) = self.owner(session_id).await? else { return Ok(false) };
+        let keys = vec![user.record(session_id), user.index()];
+        let args = vec![
+            session_id.to_owned(),
+            micros(expected_expires_at).to_string(),
+            micros(expires_at).to_string(),
+            user_data.to_string(),
+            micros(at).to_string(),
+            GRACE_MS.to_string(),
+        ];
+        let reply = array(self.redis.eval(&EXTEND, keys, args).await?)?;
+        let mut reply = reply.into_iter().map(text);
+        if reply.next().transpose()?.as_deref() != Some("1") {
+            return Ok(false);
+        }
+        let expire_at: i64 =
+            reply.next().transpose()?.and_then(|ms| ms.parse().ok()).ok_or_else(|| malformed("extend reply"))?;
+        let family = reply.next().transpose()?.unwrap_or_default();
+        // The pointers live as long as the record; the retention only grows
+        // when the new expiry passes the refresh expiry. Best effort: until
+        // then they keep their earlier expiry.
+        let pointers = self.redis.keys();
+        let cmd = self.redis.cmd();
+        let session = self.redis.run(cmd.set::<(), _, _>(
+            pointers.session_pointer(session_id),
+            user.tag(),
+            Some(Expiration::PXAT(expire_at)),
+            None,
+            false,
+        ));
+        let family = self.redis.eval(
+            &FAMILY_ADD,
+            vec![pointers.family_pointer(&family)],
+            vec![user.tag().to_owned(), expire_at.to_string()],
+        );
+        let (session, family) = future::join(session, family).await;
+        if let Err(err) = session.and(family.map(drop)) {
+            tracing::warn!(error = %err, "session pointers keep their earlier expiry after an extend");
+        }
+        Ok(true)
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

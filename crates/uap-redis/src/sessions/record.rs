@@ -39,7 +39,7 @@ pub(crate) fn score(record: &SessionRecord) -> String {
 
 /// The field/value pairs of `record`.
 pub(crate) fn encode(record: &SessionRecord) -> Vec<String> {
-    let mut fields = Vec::with_capacity(28);
+    let mut fields = Vec::with_capacity(32);
     let mut put = |name: &str, value: String| {
         fields.push(name.to_owned());
         fields.push(value);
@@ -62,6 +62,10 @@ pub(crate) fn encode(record: &SessionRecord) -> Vec<String> {
     }
     if let Some(refresh) = record.refresh_expires_at {
         put("refresh", micros(refresh).to_string());
+    }
+    put("auth", micros(record.auth_time).to_string());
+    if let Some(fingerprint) = &record.credential_fingerprint {
+        put("fp", fingerprint.clone());
     }
     match &record.state {
         SessionState::Active => put("state", "active".to_owned()),
@@ -95,7 +99,7 @@ pub(crate) fn array(value: Value) -> Result<Vec<Value>, StoreError> {
 
 /// The fields of a record hash, in the order [`decode_fields`] expects an
 /// `HMGET` reply.
-pub(crate) const FIELDS: [&str; 14] = [
+pub(crate) const FIELDS: [&str; 16] = [
     "id",
     "user",
     "family",
@@ -110,12 +114,14 @@ pub(crate) const FIELDS: [&str; 14] = [
     "state",
     "successor",
     "rotated_at",
+    "auth",
+    "fp",
 ];
 
 /// A record from an `HGETALL` reply (a flat array or a map); `None` when
 /// the hash is empty (no such record). Unknown fields are ignored.
 pub(crate) fn decode(value: Value) -> Result<Option<SessionRecord>, StoreError> {
-    let mut fields: [Option<String>; 14] = Default::default();
+    let mut fields: [Option<String>; 16] = Default::default();
     let mut put = |name: Value, value: Value| -> Result<(), StoreError> {
         let name = text(name)?;
         if let Some(slot) = FIELDS.iter().position(|field| *field == name) {
@@ -146,7 +152,7 @@ pub(crate) fn decode_fields(value: Value) -> Result<Option<SessionRecord>, Store
     if values.len() != FIELDS.len() {
         return Err(malformed(format!("HMGET answered {} values for {} fields", values.len(), FIELDS.len())));
     }
-    let mut fields: [Option<String>; 14] = Default::default();
+    let mut fields: [Option<String>; 16] = Default::default();
     for (slot, value) in fields.iter_mut().zip(values) {
         *slot = match value {
             Value::Null => None,
@@ -156,12 +162,28 @@ pub(crate) fn decode_fields(value: Value) -> Result<Option<SessionRecord>, Store
     from_fields(fields)
 }
 
-fn from_fields(fields: [Option<String>; 14]) -> Result<Option<SessionRecord>, StoreError> {
+fn from_fields(fields: [Option<String>; 16]) -> Result<Option<SessionRecord>, StoreError> {
     if fields.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let [id, user, family, created, expires, last, data, device, ip, agent, refresh, state, successor, rotated_at] =
-        fields;
+    let [
+        id,
+        user,
+        family,
+        created,
+        expires,
+        last,
+        data,
+        device,
+        ip,
+        agent,
+        refresh,
+        state,
+        successor,
+        rotated_at,
+        auth,
+        fingerprint,
+    ] = fields;
     let required = |value: Option<String>, name: &str| value.ok_or_else(|| malformed(format!("session lacks {name}")));
     let id = required(id, "id")?;
     let state = match required(state, "state")?.as_str() {
@@ -174,10 +196,11 @@ fn from_fields(fields: [Option<String>; 14]) -> Result<Option<SessionRecord>, St
     };
     let user_data = serde_json::from_str(&required(data, "data")?)
         .map_err(|e| malformed(format!("session {id} user_data: {e}")))?;
+    let created_at = instant("created", &required(created, "created")?)?;
     Ok(Some(SessionRecord {
         user_id: required(user, "user")?,
         device_id: device,
-        created_at: instant("created", &required(created, "created")?)?,
+        created_at,
         expires_at: instant("expires", &required(expires, "expires")?)?,
         last_activity: instant("last", &required(last, "last")?)?,
         ip_address: ip,
@@ -186,6 +209,9 @@ fn from_fields(fields: [Option<String>; 14]) -> Result<Option<SessionRecord>, St
         family_id: required(family, "family")?,
         refresh_expires_at: refresh.map(|t| instant("refresh", &t)).transpose()?,
         state,
+        // Records written before the field existed: their own creation.
+        auth_time: auth.map(|t| instant("auth", &t)).transpose()?.unwrap_or(created_at),
+        credential_fingerprint: fingerprint,
         session_id: id,
     }))
 }
@@ -218,6 +244,8 @@ mod tests {
             family_id: "s0".into(),
             refresh_expires_at: None,
             state: SessionState::Rotated { successor_id: "s2".into(), at: t - Duration::seconds(1) },
+            auth_time: t - Duration::days(2),
+            credential_fingerprint: Some("fp".into()),
         };
         assert_eq!(decode(flat(encode(&record))).unwrap(), Some(record.clone()));
         let active = SessionRecord { state: SessionState::Active, device_id: None, ..record };
@@ -253,6 +281,8 @@ mod tests {
             family_id: "s0".into(),
             refresh_expires_at: Some(t + Duration::days(1)),
             state: SessionState::Rotated { successor_id: "s2".into(), at: t },
+            auth_time: t,
+            credential_fingerprint: None,
         };
         let fields = encode(&record);
         assert!(fields.chunks(2).all(|pair| FIELDS.contains(&pair[0].as_str())), "FIELDS names every field");

@@ -33,6 +33,8 @@ pub fn record(id: &str, user: &str, now: OffsetDateTime) -> SessionRecord {
         family_id: id.to_owned(),
         refresh_expires_at: Some(now + Duration::days(1)),
         state: SessionState::Active,
+        auth_time: now,
+        credential_fingerprint: None,
     }
 }
 

@@ -91,6 +91,12 @@ impl ApiError {
                 Self::Unauthorized { shape, message: "Invalid or expired token" }
             }
             SessionError::Store(store) => Self::store(store),
+            SessionError::Directory(store) => match Self::store(store) {
+                Self::Unavailable { what } if what == "storage" => {
+                    Self::Unavailable { what: "host user directory".into() }
+                }
+                other => other,
+            },
             SessionError::Signing => {
                 tracing::error!("token signing failed");
                 Self::Internal

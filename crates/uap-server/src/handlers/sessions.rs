@@ -9,7 +9,11 @@ use crate::api::{
 use crate::handlers::{client, require_bearer};
 use crate::state::AppState;
 
-/// Rotates the session: the old token (and refresh token) stop working.
+/// Refreshes the session after re-reading the host user. With a refresh
+/// token: rotation (new access and refresh tokens; the old ones stop
+/// working, a parallel tab within the grace gets the same successor). With
+/// the Bearer access token: a new access token only, the old one refused at
+/// once; the refresh token stays as it is.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/refresh",
@@ -18,7 +22,8 @@ use crate::state::AppState;
     request_body(content = Option<RefreshRequest>, description = "Optional: `{refresh_token}`; without it the Bearer token is used"),
     responses(
         (status = 200, description = "New tokens", body = SessionResponse),
-        (status = 401, description = "Invalid, expired, spent or reused token", body = FailureResponse),
+        (status = 401, description = "Invalid, expired, spent or reused token; the chain ended (host user gone, disabled or password changed; refresh_chain_max_seconds)", body = FailureResponse),
+        (status = 503, description = "The host user directory is unreachable (nothing ended; retry)", body = FailureResponse),
     )
 )]
 #[post("/refresh")]
@@ -35,12 +40,11 @@ pub async fn refresh(
         parsed.refresh_token
     };
     let client = client(&request, &state);
-    let sessions = state.auth.sessions();
     let issued = match refresh_token {
-        Some(refresh_token) => sessions.refresh_with_refresh_token(&refresh_token, &client).await,
+        Some(refresh_token) => state.auth.refresh_with_refresh_token(&refresh_token, &client).await,
         None => {
             let token = require_bearer(&request, ErrorShape::Success)?;
-            sessions.refresh_with_token(token, &client).await
+            state.auth.refresh_with_token(token, &client).await
         }
     }
     .map_err(|err| ApiError::session(&err, ErrorShape::Success))?;
