@@ -234,7 +234,8 @@ impl Application {
             sessions,
             pool: Arc::new(
                 HashPool::per_core()
-                    .map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?,
+                    .map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?
+                    .with_key_limit(settings.address_hash_concurrency),
             ),
             settings: AuthSettings::from_settings(&settings),
             dummy_hash: dummy,

@@ -125,6 +125,15 @@ impl Settings {
                 errors.push(ConfigError::new(key, "must be at least 1"));
             }
         }
+        if self.address_max_failures == 1 {
+            errors.push(ConfigError::new("address_max_failures", "must be 0 (off) or at least 2"));
+        }
+        if self.address_ipv6_prefix > 128 {
+            errors.push(ConfigError::new("address_ipv6_prefix", "must be between 0 and 128"));
+        }
+        if self.address_hash_concurrency == 0 {
+            errors.push(ConfigError::new("address_hash_concurrency", "must be at least 1"));
+        }
         // Entries are checked here with any unknown name taken as a custom
         // middleware; the server checks those names against its registry.
         let custom = self
