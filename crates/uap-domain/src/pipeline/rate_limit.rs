@@ -34,6 +34,13 @@ use crate::audit::{AuditRecorder, EventDetails};
 use crate::config::RateLimitKeyKind;
 use crate::session::ClientContext;
 
+/// The audit reason of a refusal by a key's counter.
+const RATE_LIMITED: &str = "rate_limited";
+/// The audit reason of a refusal by the per-address budget.
+const ADDRESS_LIMITED: &str = "address_rate_limited";
+/// The limiter's own refusals.
+const LIMITER_REASONS: [&str; 2] = [RATE_LIMITED, ADDRESS_LIMITED];
+
 /// The counter key of an attempt.
 #[must_use]
 pub fn rate_limit_key(kind: RateLimitKeyKind, attempt: &LoginAttempt) -> RateLimitKey {
@@ -153,7 +160,7 @@ impl RateLimitMiddleware {
                 if newly_blocked {
                     self.audit_lock(key, until, now, attempt).await?;
                 }
-                Ok(Decision::Block(too_many(until, now, "rate_limited")))
+                Ok(Decision::Block(too_many(until, now, RATE_LIMITED)))
             }
         }
     }
@@ -214,7 +221,7 @@ impl Middleware for RateLimitMiddleware {
                 .await
                 .map_err(|e| MiddlewareError::unavailable("rate-limit store", e))?;
             if let Some(until) = blocked {
-                return Ok(Decision::Block(too_many(until, now, "address_rate_limited")));
+                return Ok(Decision::Block(too_many(until, now, ADDRESS_LIMITED)));
             }
         }
         self.count(&rate_limit_key(self.key, attempt), self.rule, attempt).await
@@ -244,7 +251,12 @@ impl Middleware for RateLimitMiddleware {
         Ok(Decision::Continue)
     }
 
-    async fn on_failure(&self, attempt: &LoginAttempt, _failure: &LoginFailure) -> Result<(), MiddlewareError> {
+    async fn on_failure(&self, attempt: &LoginAttempt, failure: &LoginFailure) -> Result<(), MiddlewareError> {
+        // The limiter's own refusals cost nothing and are not counted: a
+        // flood on one locked identifier must not turn into an address lock.
+        if LIMITER_REASONS.contains(&failure.reason.as_str()) {
+            return Ok(());
+        }
         if let Some((key, rule)) = self.address_counter(attempt) {
             let now = self.clock.now();
             let admission = self

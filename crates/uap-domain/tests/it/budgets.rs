@@ -142,6 +142,14 @@ fn the_address_budget_counts_failures_across_identifiers() {
     }
     assert_eq!(login(&w, "ann", "pw", "198.51.100.7"), 200, "other addresses are unaffected");
 
+    // Refusals by the limiter itself cost nothing and are not counted: a
+    // locked identifier does not lock its address.
+    let w = world(fast_settings(), |p| vec![limiter(p, 2, RateLimitKeyKind::IpIdentifier, Some(budget))]);
+    let ip = "203.0.113.5";
+    let statuses: Vec<u16> = (0..10).map(|_| login(&w, "ann", "wrong", ip)).collect();
+    assert_eq!(statuses, [401, 401, 429, 429, 429, 429, 429, 429, 429, 429]);
+    assert_eq!(login(&w, "mal", "pw", ip), 200, "two failures of four spent");
+
     // IPv6: one /64 is one address.
     for n in 0..4 {
         assert_eq!(login(&w, &format!("v6-{n}"), "x", &format!("2001:db8:0:1::{}", n + 1)), 401);
