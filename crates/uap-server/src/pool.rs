@@ -187,14 +187,14 @@ impl BlockingPool for HashPool {
             return self.run(job).await;
         };
         let Some((gate_use, slots)) = limit.enter(key) else {
-            tracing::warn!(key = %key, "too many password checks waiting for one client address; shed");
+            tracing::debug!(key = %key, "too many password checks waiting for one client address; shed");
             return Err(PoolError::Overloaded);
         };
         let slot = match tokio::time::timeout(limit.wait, slots.acquire_owned()).await {
             Ok(Ok(slot)) => slot,
             Ok(Err(_)) => return Err(PoolError::Failed),
             Err(_) => {
-                tracing::warn!(key = %key, "a password check waited too long for its client address's turn; shed");
+                tracing::debug!(key = %key, "a password check waited too long for its client address's turn; shed");
                 return Err(PoolError::Overloaded);
             }
         };

@@ -230,6 +230,15 @@ mod tests {
     }
 
     #[test]
+    fn address_limits_are_checked() {
+        let settings =
+            Settings { address_max_failures: 1, address_ipv6_prefix: 129, address_hash_concurrency: 0, ..valid() };
+        assert_eq!(keys(&settings), vec!["address_max_failures", "address_ipv6_prefix", "address_hash_concurrency"]);
+        let off = Settings { address_max_failures: 0, address_ipv6_prefix: 128, ..valid() };
+        assert_eq!(off.validate(), Ok(()));
+    }
+
+    #[test]
     fn short_secret_is_refused() {
         let settings = Settings { jwt_secret_key: Some(SecretString::from("short")), ..valid() };
         assert_eq!(keys(&settings), vec!["jwt_secret_key"]);
