@@ -139,7 +139,7 @@ async fn a_flood_from_one_address_does_not_starve_another() {
             let request = client
                 .post(&url)
                 .header("X-Forwarded-For", "203.0.113.66")
-                .json(&json!({"username": format!("nobody-{n}-{}", uuid_like(n)), "password": "x"}));
+                .json(&json!({"username": format!("nobody-{n}"), "password": "x"}));
             async move { request.send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
         });
         join_all(requests).await
@@ -153,10 +153,6 @@ async fn a_flood_from_one_address_does_not_starve_another() {
     assert!(flood.iter().all(|s| [401, 429, 503].contains(s)), "the flood is refused, shed or limited: {flood:?}");
     assert!(flood.contains(&503), "one address cannot have 200 hashes queued at once");
     assert!(server.terminate().success());
-}
-
-fn uuid_like(n: usize) -> String {
-    format!("{:x}", n.wrapping_mul(2_654_435_761))
 }
 
 #[tokio::test]
