@@ -177,6 +177,20 @@ async fn failures_from_one_address_are_budgeted_across_identifiers() {
     assert!(server.terminate().success());
 }
 
+#[tokio::test]
+async fn the_address_protections_can_be_turned_off() {
+    // For deployments where one address speaks for many users and cannot
+    // forward the client's.
+    let extra = "address_max_failures = 0\naddress_hash_concurrency = 0\n";
+    let (server, _dir) = start(extra).await;
+    for n in 0..6 {
+        let body = json!({"username": format!("ghost{n}"), "password": "x"});
+        assert_eq!(login(&server, &body, None).await.0, 401);
+    }
+    assert_eq!(login(&server, &bob_ok(), None).await.0, 200);
+    assert!(server.terminate().success());
+}
+
 // Item 9 -------------------------------------------------------------------
 
 #[tokio::test]

@@ -238,7 +238,8 @@ pub struct Settings {
     pub address_max_failures: u32,
     /// [64] IPv6 clients are counted per network of this prefix length.
     pub address_ipv6_prefix: u8,
-    /// [2] password checks of one client address queued or running at once.
+    /// [2] password checks of one client address queued or running at once
+    /// (0 = no per-address cap).
     pub address_hash_concurrency: usize,
     /// [[]] the ordered login pipeline (CONTRACT §4).
     pub middleware_stack: Vec<MiddlewareEntry>,

@@ -131,9 +131,6 @@ impl Settings {
         if self.address_ipv6_prefix > 128 {
             errors.push(ConfigError::new("address_ipv6_prefix", "must be between 0 and 128"));
         }
-        if self.address_hash_concurrency == 0 {
-            errors.push(ConfigError::new("address_hash_concurrency", "must be at least 1"));
-        }
         // Entries are checked here with any unknown name taken as a custom
         // middleware; the server checks those names against its registry.
         let custom = self
@@ -231,10 +228,10 @@ mod tests {
 
     #[test]
     fn address_limits_are_checked() {
-        let settings =
-            Settings { address_max_failures: 1, address_ipv6_prefix: 129, address_hash_concurrency: 0, ..valid() };
-        assert_eq!(keys(&settings), vec!["address_max_failures", "address_ipv6_prefix", "address_hash_concurrency"]);
-        let off = Settings { address_max_failures: 0, address_ipv6_prefix: 128, ..valid() };
+        let settings = Settings { address_max_failures: 1, address_ipv6_prefix: 129, ..valid() };
+        assert_eq!(keys(&settings), vec!["address_max_failures", "address_ipv6_prefix"]);
+        let off =
+            Settings { address_max_failures: 0, address_ipv6_prefix: 128, address_hash_concurrency: 0, ..valid() };
         assert_eq!(off.validate(), Ok(()));
     }
 
