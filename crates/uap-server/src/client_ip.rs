@@ -3,7 +3,7 @@
 //! header from an untrusted peer is ignored (it is trivially spoofed).
 //!
 //! From a trusted peer, `Forwarded:` (RFC 7239, its `for=` parameters) wins
-//! when present; otherwise `X-Forwarded-For`. Both are read from their raw
+//! when present (and not empty); otherwise `X-Forwarded-For`. Both are read from their raw
 //! bytes, hop by hop from the right. A hop may be `ip`, `ip:port`, `[v6]` or
 //! `[v6]:port`. A hop that cannot be read as an address (not ASCII, garbled,
 //! `unknown`, an obfuscated `_node`) reached before the first untrusted hop
@@ -58,11 +58,10 @@ impl ClientIpResolver {
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let hops = if forwarded.is_empty() {
-            forwarded_for.iter().flat_map(|line| split_list(line)).map(parse_node).collect::<Vec<_>>()
-        } else {
-            forwarded.iter().flat_map(|line| split_list(line)).map(forwarded_element).collect()
-        };
+        let mut hops = forwarded.iter().flat_map(|line| split_list(line)).map(forwarded_element).collect::<Vec<_>>();
+        if hops.is_empty() {
+            hops = forwarded_for.iter().flat_map(|line| split_list(line)).map(parse_node).collect();
+        }
         let mut client = peer;
         for hop in hops.into_iter().rev() {
             let Hop::Addr(ip) = hop else {
@@ -267,6 +266,11 @@ mod tests {
             resolver.from_parts(ip("10.0.0.1"), &[b"203.0.113.1"], &[b"for=192.0.2.9"]),
             Some(ip("192.0.2.9")),
             "Forwarded wins"
+        );
+        assert_eq!(
+            resolver.from_parts(ip("10.0.0.1"), &[b"203.0.113.1"], &[b" "]),
+            Some(ip("203.0.113.1")),
+            "an empty Forwarded is no Forwarded"
         );
     }
 }
