@@ -4,7 +4,8 @@
 //! does not answer all get 403 — fail closed, with a log line.
 //!
 //! The failures are the middleware's own count (`captcha_<key>` counters in
-//! the same store, incremented in `on_failure`, reset by a success), so
+//! the same store, incremented in `on_failure`, reset by a success unless
+//! the key is the address alone), so
 //! `after_failures` works whether or not `rate_limit` runs and whatever key
 //! it uses.
 
@@ -120,7 +121,9 @@ impl Middleware for CaptchaMiddleware {
         attempt: &LoginAttempt,
         _user: &VerifiedUser,
     ) -> Result<Decision, MiddlewareError> {
-        if let Some(after) = &self.after_failures {
+        // As for `rate_limit`, a success never clears an address's count:
+        // the attacker's own account would otherwise lift the CAPTCHA.
+        if let Some(after) = self.after_failures.as_ref().filter(|a| a.key != RateLimitKeyKind::Ip) {
             after
                 .store
                 .reset(&after.key(attempt))
