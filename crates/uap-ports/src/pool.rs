@@ -13,6 +13,19 @@ pub trait BlockingPool: Send + Sync + 'static {
     /// [`PoolError::Overloaded`] when the queue is full: the caller sheds the
     /// request (503) instead of queueing without bound.
     async fn run(&self, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), PoolError>;
+
+    /// Runs `job` for `key` (the normalised client address): a pool that
+    /// shares itself fairly lets only a few jobs of one key be queued or
+    /// running at once, so one client waits on itself, not on everyone. The
+    /// default ignores the key.
+    ///
+    /// # Errors
+    /// As [`BlockingPool::run`]; also [`PoolError::Overloaded`] when `key`
+    /// already has too many jobs waiting, or waited too long for its turn.
+    async fn run_keyed(&self, key: &str, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), PoolError> {
+        let _ = key;
+        self.run(job).await
+    }
 }
 
 /// Why a job did not run.

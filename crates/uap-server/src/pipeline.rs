@@ -14,8 +14,8 @@ use uap_domain::auth::MfaService;
 use uap_domain::config::{CaptchaProviderKind, MiddlewareSpec, Settings};
 use uap_domain::mfa::SecretBox;
 use uap_domain::pipeline::{
-    CaptchaMiddleware, IpRulesMiddleware, MfaMiddleware, MfaPolicy, Middleware, PipelineEntry, RateLimitMiddleware,
-    WebhookMiddleware, rate_limit_rule,
+    AddressBudget, CaptchaMiddleware, IpRulesMiddleware, MfaMiddleware, MfaPolicy, Middleware, PipelineEntry,
+    RateLimitMiddleware, WebhookMiddleware, rate_limit_rule,
 };
 use uap_ports::{Clock, MfaFactorStore, RateLimitRule, RateLimitStore, WebhookClient};
 
@@ -91,13 +91,19 @@ pub(crate) fn build(wiring: &Wiring<'_>) -> Result<(Vec<PipelineEntry>, Option<A
                     s.window_seconds.unwrap_or(settings.rate_limit_window),
                     s.block_duration.unwrap_or(settings.block_duration),
                 );
-                let middleware = RateLimitMiddleware::new(
+                let mut middleware = RateLimitMiddleware::new(
                     Arc::clone(&wiring.rate_limits),
                     rule,
                     s.key,
                     Arc::clone(&wiring.clock),
                     wiring.audit.clone(),
                 );
+                if settings.address_max_failures > 0 {
+                    middleware = middleware.with_address_budget(AddressBudget {
+                        max_failures: settings.address_max_failures,
+                        ipv6_prefix: settings.address_ipv6_prefix,
+                    });
+                }
                 ("rate_limit".into(), Arc::new(middleware))
             }
             MiddlewareSpec::Captcha(s) => {

@@ -229,13 +229,15 @@ impl Application {
             Arc::clone(&clock),
             recorder.clone(),
         );
+        let mut pool =
+            HashPool::per_core().map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?;
+        if settings.address_hash_concurrency > 0 {
+            pool = pool.with_key_limit(settings.address_hash_concurrency);
+        }
         let auth = AuthService::new(AuthParts {
             directory,
             sessions,
-            pool: Arc::new(
-                HashPool::per_core()
-                    .map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?,
-            ),
+            pool: Arc::new(pool),
             settings: AuthSettings::from_settings(&settings),
             dummy_hash: dummy,
             audit: recorder,

@@ -16,7 +16,7 @@ use crate::sql::Sql;
 const ROWS_PER_STATEMENT: usize = 500;
 
 /// The phases a run can have (`MiddlewareRun::phase`).
-const PHASES: [&str; 3] = ["pre_authenticate", "post_authenticate", "on_failure"];
+const PHASES: [&str; 4] = ["pre_authenticate", "before_verify", "post_authenticate", "on_failure"];
 
 /// Middleware runs in the internal database, scoped to one organization.
 #[derive(Clone)]

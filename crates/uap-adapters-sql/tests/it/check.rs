@@ -1,7 +1,7 @@
 //! What `uap check` reads: the table description and the hash sample.
 
-use uap_adapters_sql::testing::TestDb;
 use uap_adapters_sql::HostTableConfig;
+use uap_adapters_sql::testing::TestDb;
 
 use crate::support::{directory, init, users_config, users_table};
 

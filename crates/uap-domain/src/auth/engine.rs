@@ -13,7 +13,7 @@ use super::{LoginError, LoginRequest, LoginSuccess, MfaService};
 use crate::audit::{AuditRecorder, EventDetails};
 use crate::config::{AuthType, Settings};
 use crate::password::{self, HashUpgrade, PasswordPolicy, Verdict};
-use crate::pipeline::{Block, Challenge, Decision, LoginAttempt, LoginFailure, Pipeline, VerifiedUser};
+use crate::pipeline::{Block, Challenge, Decision, LoginAttempt, LoginFailure, Pipeline, VerifiedUser, address_key};
 use crate::session::{ClientContext, NewSession, SessionManager, TicketPurpose};
 use crate::user_data::UserDataFilter;
 
@@ -26,6 +26,8 @@ pub struct AuthSettings {
     pub id_field: String,
     pub filter: UserDataFilter,
     pub policy: PasswordPolicy,
+    /// IPv6 clients share a hashing fairness key per network of this length.
+    pub address_ipv6_prefix: u8,
 }
 
 impl AuthSettings {
@@ -39,6 +41,7 @@ impl AuthSettings {
             id_field: settings.id_field.clone(),
             filter: UserDataFilter::from_settings(settings),
             policy: settings.password_policy(),
+            address_ipv6_prefix: settings.address_ipv6_prefix,
         }
     }
 }
@@ -93,10 +96,12 @@ pub struct AuthParts {
     pub clock: Arc<dyn Clock>,
 }
 
-/// A credential check that did not find a usable user (the audit reason).
+/// A credential check that did not find a usable user (the audit reason),
+/// or that a `before_verify` hook blocked.
 struct Refused {
     reason: &'static str,
     user_id: Option<String>,
+    block: Option<Block>,
 }
 
 impl AuthService {
@@ -161,8 +166,11 @@ impl AuthService {
             return self.refuse(&attempt, None, block, client).await;
         }
 
-        let (user, checked) = match self.check_credentials(&identifier, request.credentials.password).await? {
+        let (user, checked) = match self.check_credentials(&attempt, request.credentials.password).await? {
             Ok(found) => found,
+            Err(Refused { user_id, block: Some(block), .. }) => {
+                return self.refuse(&attempt, user_id.as_deref(), block, client).await;
+            }
             Err(refused) => {
                 let failure = LoginFailure { reason: refused.reason.to_owned(), user_id: refused.user_id.clone() };
                 self.pipeline.on_failure(&attempt, &failure).await;
@@ -217,39 +225,45 @@ impl AuthService {
     /// inner one a refusal with its audit reason. Every refusal costs one hash.
     async fn check_credentials(
         &self,
-        identifier: &str,
+        attempt: &LoginAttempt,
         password: SecretString,
     ) -> Result<Result<(HostUser, Checked), Refused>, LoginError> {
         let settings = &self.settings;
         let query = UserQuery {
-            value: identifier.to_owned(),
+            value: attempt.identifier.clone(),
             fields: settings.identifier_fields.clone(),
             case_insensitive: settings.case_insensitive,
         };
         let user = self.directory.find_user(&query).await.map_err(LoginError::Directory)?;
+        let user_id = user.as_ref().map(|u| u.id.clone());
+        if let Decision::Block(block) = self.pipeline.before_verify(attempt, user_id.as_deref()).await? {
+            return Ok(Err(Refused { reason: "blocked", user_id, block: Some(block) }));
+        }
+        let fairness = address_key(attempt.ip, settings.address_ipv6_prefix);
         let Some(user) = user else {
-            self.check(&self.dummy_hash, password, false).await?;
-            return Ok(Err(Refused { reason: "unknown_user", user_id: None }));
+            self.check(&fairness, &self.dummy_hash, password, false).await?;
+            return Ok(Err(Refused { reason: "unknown_user", user_id: None, block: None }));
         };
         let Some(stored) = user.password_hash.clone() else {
-            self.check(&self.dummy_hash, password, false).await?;
-            return Ok(Err(Refused { reason: "no_password", user_id: Some(user.id) }));
+            self.check(&fairness, &self.dummy_hash, password, false).await?;
+            return Ok(Err(Refused { reason: "no_password", user_id: Some(user.id), block: None }));
         };
         let active = user.active != Some(false);
-        let checked = self.check(&stored, password, active).await?;
+        let checked = self.check(&fairness, &stored, password, active).await?;
         let reason = match checked.verdict {
             Verdict::Unsupported => "unsupported_hash_format",
             Verdict::Mismatch => "wrong_password",
             Verdict::Match if !active => "inactive",
             Verdict::Match => return Ok(Ok((user, checked))),
         };
-        Ok(Err(Refused { reason, user_id: Some(user.id) }))
+        Ok(Err(Refused { reason, user_id: Some(user.id), block: None }))
     }
 
     /// Verifies on the blocking pool; for a match under `write_back`, also
     /// computes the upgraded hash in the same job.
     pub(super) async fn check(
         &self,
+        fairness: &str,
         stored: &str,
         password: SecretString,
         may_upgrade: bool,
@@ -274,7 +288,7 @@ impl AuthService {
             }
             *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(checked);
         };
-        self.pool.run(Box::new(job)).await.map_err(|err| match err {
+        self.pool.run_keyed(fairness, Box::new(job)).await.map_err(|err| match err {
             PoolError::Overloaded => LoginError::Overloaded,
             PoolError::Failed => LoginError::Directory(uap_ports::StoreError::Unavailable {
                 what: "password verification pool",

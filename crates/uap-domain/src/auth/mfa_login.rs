@@ -15,7 +15,7 @@ use uap_ports::{Admission, AuditEventType, RateLimitKey, RateLimitRule, UserQuer
 use super::{AuthService, Enrollment, LoginError, LoginSuccess, MfaFlowError, MfaService};
 use crate::audit::EventDetails;
 use crate::password::Verdict;
-use crate::pipeline::{Block, MiddlewareError, VerifiedUser};
+use crate::pipeline::{Block, MiddlewareError, VerifiedUser, address_key};
 use crate::session::{ClientContext, PendingLogin, SessionError, TicketPurpose};
 
 /// How long an `mfa_token` is accepted.
@@ -235,10 +235,14 @@ impl AuthService {
         let user = self.directory.find_user(&query).await.map_err(LoginError::Directory)?;
         let stored =
             user.as_ref().filter(|u| u.id == user_id && u.active != Some(false)).and_then(|u| u.password_hash.clone());
+        // The client's hashing share, as for a login (one address cannot
+        // monopolise the pool through this route either).
+        let ip = client.ip_address.as_deref().and_then(|ip| ip.parse().ok());
+        let fairness = address_key(ip, self.settings.address_ipv6_prefix);
         let verdict = match stored {
-            Some(stored) => self.check(&stored, password, false).await?.verdict,
+            Some(stored) => self.check(&fairness, &stored, password, false).await?.verdict,
             None => {
-                self.check(&self.dummy_hash, password, false).await?;
+                self.check(&fairness, &self.dummy_hash, password, false).await?;
                 Verdict::Mismatch
             }
         };

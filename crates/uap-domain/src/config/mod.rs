@@ -235,6 +235,15 @@ pub struct Settings {
     pub rate_limit_window: u64,
     /// [900] seconds a key stays blocked.
     pub block_duration: u64,
+    /// [100] failed logins per client address (across identifiers) within
+    /// `rate_limit_window`; the address then gets 429 for `block_duration`.
+    /// Part of `rate_limit`; 0 turns it off, otherwise at least 2.
+    pub address_max_failures: u32,
+    /// [64] IPv6 clients are counted per network of this prefix length.
+    pub address_ipv6_prefix: u8,
+    /// [2] password checks of one client address queued or running at once
+    /// (0 = no per-address cap).
+    pub address_hash_concurrency: usize,
     /// [[]] the ordered login pipeline (CONTRACT §4).
     pub middleware_stack: Vec<MiddlewareEntry>,
     /// AEAD key (32 bytes, hex or base64) for TOTP secrets at rest; required
@@ -318,6 +327,9 @@ impl Default for Settings {
             max_attempts: 5,
             rate_limit_window: 300,
             block_duration: 900,
+            address_max_failures: 100,
+            address_ipv6_prefix: 64,
+            address_hash_concurrency: 2,
             middleware_stack: Vec::new(),
             encryption_key: None,
             cors_allowed_origins: Vec::new(),

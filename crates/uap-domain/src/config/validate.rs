@@ -128,6 +128,12 @@ impl Settings {
                 errors.push(ConfigError::new(key, "must be at least 1"));
             }
         }
+        if self.address_max_failures == 1 {
+            errors.push(ConfigError::new("address_max_failures", "must be 0 (off) or at least 2"));
+        }
+        if self.address_ipv6_prefix > 128 {
+            errors.push(ConfigError::new("address_ipv6_prefix", "must be between 0 and 128"));
+        }
         // Entries are checked here with any unknown name taken as a custom
         // middleware; the server checks those names against its registry.
         let custom = self
@@ -221,6 +227,15 @@ mod tests {
         let keys = keys(&Settings::default());
         assert!(keys.contains(&"host_db_url".to_string()));
         assert!(keys.contains(&"jwt_secret_key".to_string()));
+    }
+
+    #[test]
+    fn address_limits_are_checked() {
+        let settings = Settings { address_max_failures: 1, address_ipv6_prefix: 129, ..valid() };
+        assert_eq!(keys(&settings), vec!["address_max_failures", "address_ipv6_prefix"]);
+        let off =
+            Settings { address_max_failures: 0, address_ipv6_prefix: 128, address_hash_concurrency: 0, ..valid() };
+        assert_eq!(off.validate(), Ok(()));
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub use ip_rules::IpRulesMiddleware;
 pub use mfa::{MfaMiddleware, MfaPolicy};
 pub use orchestrator::{NoObserver, Pipeline, PipelineEntry, RunObserver};
 pub use rate_limit::{
-    RateLimitMiddleware, rate_limit_key, rule as rate_limit_rule, seconds_until as rate_limit_seconds_until,
+    AddressBudget, RateLimitMiddleware, address_key, rate_limit_key, rule as rate_limit_rule,
+    seconds_until as rate_limit_seconds_until,
 };
 pub use webhook::WebhookMiddleware;
 
@@ -127,6 +128,21 @@ pub trait Middleware: Send + Sync + 'static {
     /// # Errors
     /// [`MiddlewareError`] when a dependency fails (the login gets 503).
     async fn pre_authenticate(&self, _attempt: &LoginAttempt) -> Result<Decision, MiddlewareError> {
+        Ok(Decision::Continue)
+    }
+
+    /// After the host lookup, before the password is verified: `user_id` is
+    /// the row the identifier resolved to (`None` for an unknown user). May
+    /// block (e.g. a budget per resolved user, shared by every spelling of
+    /// the identifier that reaches the same row).
+    ///
+    /// # Errors
+    /// As [`Middleware::pre_authenticate`].
+    async fn before_verify(
+        &self,
+        _attempt: &LoginAttempt,
+        _user_id: Option<&str>,
+    ) -> Result<Decision, MiddlewareError> {
         Ok(Decision::Continue)
     }
 

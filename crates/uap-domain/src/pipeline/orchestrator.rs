@@ -78,6 +78,27 @@ impl Pipeline {
         Ok(Decision::Continue)
     }
 
+    /// Runs every `before_verify` until one does not continue.
+    ///
+    /// # Errors
+    /// The first [`MiddlewareError`] (fail closed).
+    pub async fn before_verify(
+        &self,
+        attempt: &LoginAttempt,
+        user_id: Option<&str>,
+    ) -> Result<Decision, MiddlewareError> {
+        for (order, entry) in self.entries.iter().enumerate() {
+            let started = Instant::now();
+            let result = entry.middleware.before_verify(attempt, user_id).await;
+            self.record(order, entry, "before_verify", attempt, started, outcome(&result), None).await;
+            match result? {
+                Decision::Continue => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Decision::Continue)
+    }
+
     /// Runs every `post_authenticate` until one does not continue.
     ///
     /// # Errors

@@ -184,8 +184,9 @@ fn captcha_after_failures_and_fail_closed() {
     });
     w.directory.add("1", "ann", &bcrypt("pw"), Some(true), &[]);
     let ip = "192.0.2.1";
-    // The counter includes the current attempt (rate_limit runs first): the
-    // first attempt needs no token, from the second on one is demanded.
+    // The captcha counts failed logins itself: from the third attempt (two
+    // failures) on, a token is demanded.
+    assert_eq!(status(login(&w, "ann", "wrong", ip)), 401);
     assert_eq!(status(login(&w, "ann", "wrong", ip)), 401);
     assert_eq!(status(login(&w, "ann", "pw", ip)), 403, "token missing");
     let with = |token: &str| {
@@ -198,6 +199,7 @@ fn captcha_after_failures_and_fail_closed() {
     assert_eq!(status(with("down")), 403, "provider down: fail closed");
     assert_eq!(status(with("good")), 200);
     assert_eq!(captcha.0.lock().unwrap().len(), 4);
+    assert_eq!(status(login(&w, "ann", "pw", ip)), 200, "the success reset the count");
 }
 
 struct FakeHost(Mutex<Vec<serde_json::Value>>);

@@ -91,10 +91,15 @@ pub async fn runs_round_trip_newest_first(
         input_data: json!({"phase": "someone else's key"}),
         ..run(ids.next(), "captcha", "on_failure", now + Duration::milliseconds(2) + Duration::microseconds(3))
     };
-    let batch = [pre.clone(), post.clone(), failure.clone()];
+    let verify = MiddlewareRun {
+        execution_order: 1,
+        output_data: json!({"action": "block", "status": 429}),
+        ..run(ids.next(), "rate_limit", "before_verify", now + Duration::milliseconds(3))
+    };
+    let batch = [pre.clone(), post.clone(), failure.clone(), verify.clone()];
     sink.write_runs(&batch).await.expect("write_runs");
     let wanted: Vec<String> = batch.iter().map(|r| r.id.clone()).collect();
-    assert_eq!(written(read, &wanted, 100).await, [failure, post, pre]);
+    assert_eq!(written(read, &wanted, 100).await, [verify, failure, post, pre]);
 }
 
 /// A batch larger than any one statement's row limit is written whole.
