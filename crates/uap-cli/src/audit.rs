@@ -29,21 +29,26 @@ pub(crate) async fn report(settings: &Settings, from: Option<&str>, to: Option<&
 pub(crate) async fn cleanup(settings: &Settings) -> Result<(), Failure> {
     let db = internal_db(settings).await?;
     let cutoff = retention::cutoff(SystemClock.now(), settings.audit_retention_days);
-    let bar = ProgressBar::new_spinner();
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let pending = retention::pending(&db, cutoff)
+        .await
+        .map_err(|e| Failure::runtime(format!("internal database (database_url): {e}")))?;
+    let bar = ProgressBar::with_draw_target(
+        Some(pending.audit_logs + pending.middleware_logs),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
     bar.set_style(
-        ProgressStyle::with_template("{spinner} deleting rows older than {prefix}: {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("deleting rows older than {prefix} {bar:40} {pos}/{len} ({msg})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_prefix(uap_server::api::rfc3339(cutoff));
-    bar.set_message("audit logs 0");
+    bar.set_message("audit logs");
     let progress = |table: Table, deleted: u64| {
-        let name = match table {
-            Table::AuditLogs => "audit logs",
-            Table::MiddlewareLogs => "middleware logs",
+        let (name, done) = match table {
+            Table::AuditLogs => ("audit logs", deleted),
+            Table::MiddlewareLogs => ("middleware logs", pending.audit_logs + deleted),
         };
-        bar.set_message(format!("{name} {deleted}"));
-        bar.tick();
+        bar.set_message(name);
+        bar.set_position(done);
     };
     let deleted = retention::cleanup(&db, cutoff, retention::BATCH, progress)
         .await

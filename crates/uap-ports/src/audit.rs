@@ -183,6 +183,12 @@ pub trait AuditQuery: Send + Sync + 'static {
     /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
     async fn summary(&self, start: OffsetDateTime, end: OffsetDateTime) -> Result<AuditSummary, StoreError>;
 
+    /// How many audit rows are older than `cutoff` (what a cleanup would delete).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    async fn count_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError>;
+
     /// Deletes at most `batch` audit rows older than `cutoff` (oldest
     /// first) and returns how many went; call again until it returns 0.
     ///

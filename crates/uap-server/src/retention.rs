@@ -15,7 +15,7 @@ pub const BATCH: u64 = 5_000;
 /// How long after start-up the server first cleans up.
 const FIRST_RUN_AFTER: StdDuration = StdDuration::from_secs(600);
 /// How often the server cleans up.
-const EVERY: StdDuration = StdDuration::from_secs(86_400);
+const DAILY: StdDuration = StdDuration::from_secs(86_400);
 
 /// What a cleanup deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +35,17 @@ pub enum Table {
 #[must_use]
 pub fn cutoff(now: OffsetDateTime, days: u32) -> OffsetDateTime {
     now - Duration::days(i64::from(days))
+}
+
+/// How many rows a cleanup at `cutoff` would delete.
+///
+/// # Errors
+/// What the store reports.
+pub async fn pending(db: &InternalDb, cutoff: OffsetDateTime) -> Result<Deleted, StoreError> {
+    Ok(Deleted {
+        audit_logs: db.audit_sink().count_before(cutoff).await?,
+        middleware_logs: db.middleware_log_sink().count_before(cutoff).await?,
+    })
 }
 
 /// Deletes rows older than `cutoff` in batches of `batch`, calling
@@ -72,7 +83,12 @@ pub async fn cleanup(
 
 /// The server's daily cleanup (spawned by `Application::build`).
 pub async fn daily(db: Arc<InternalDb>, days: u32, clock: Arc<dyn Clock>) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_RUN_AFTER, EVERY);
+    every(db, days, clock, FIRST_RUN_AFTER, DAILY).await;
+}
+
+/// Cleans up `first` from now, then every `period`.
+async fn every(db: Arc<InternalDb>, days: u32, clock: Arc<dyn Clock>, first: StdDuration, period: StdDuration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
     loop {
         tick.tick().await;
         match cleanup(&db, cutoff(clock.now(), days), BATCH, |_, _| {}).await {
@@ -84,5 +100,58 @@ pub async fn daily(db: Arc<InternalDb>, days: u32, clock: Arc<dyn Clock>) {
             ),
             Err(err) => tracing::warn!(error = %err, "audit retention cleanup failed; retrying tomorrow"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use uap_adapters_sql::testing::TestDb;
+    use uap_ports::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, SystemClock};
+
+    use super::*;
+
+    fn event(n: u32, at: OffsetDateTime) -> AuditEvent {
+        AuditEvent {
+            id: format!("00000000-0000-4000-8000-{n:012}"),
+            event_type: AuditEventType::Login,
+            user_id: None,
+            session_id: None,
+            ip_address: None,
+            user_agent: None,
+            success: true,
+            error_message: None,
+            metadata: json!({}),
+            timestamp: at,
+        }
+    }
+
+    /// The server's loop runs the cleanup on its schedule: rows past
+    /// retention go, newer ones stay.
+    #[tokio::test]
+    async fn the_loop_deletes_rows_past_retention() {
+        let db = TestDb::sqlite();
+        let internal = Arc::new(InternalDb::connect(&db.url, "UAP").await.unwrap());
+        internal.migrate().await.unwrap();
+        let now = SystemClock.now();
+        let sink = internal.audit_sink();
+        sink.write_batch(&[event(1, now - Duration::days(40)), event(2, now - Duration::days(20))]).await.unwrap();
+        assert_eq!(pending(&internal, cutoff(now, 30)).await.unwrap().audit_logs, 1);
+        let task = tokio::spawn(every(
+            Arc::clone(&internal),
+            30,
+            Arc::new(SystemClock),
+            StdDuration::from_millis(10),
+            StdDuration::from_secs(3600),
+        ));
+        let all = AuditFilter { user_id: None, event_type: None, start: None, end: None, limit: 10 };
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        while sink.list(&all).await.unwrap().len() != 1 {
+            assert!(std::time::Instant::now() < deadline, "the loop never cleaned up");
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+        task.abort();
+        assert_eq!(sink.list(&all).await.unwrap()[0].id, event(2, now).id);
+        db.cleanup().await;
     }
 }

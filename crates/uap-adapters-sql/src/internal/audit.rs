@@ -181,6 +181,17 @@ pub(crate) async fn delete_older(
     Ok(result.rows_affected())
 }
 
+/// How many rows of `table` (this organization's) are older than `cutoff`.
+pub(crate) async fn count_older(inner: &Inner, table: &'static str, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+    let mut sql = inner.sql();
+    sql.push(&format!("SELECT COUNT(*) AS n FROM {table} WHERE organization_id = "))
+        .bind(inner.org())
+        .push(&format!(" AND {} < ", inner.timestamp_column()))
+        .bind(ts(inner.backend, cutoff));
+    let row = inner.conn.query_one_raw(sql.build()).await.map_err(db_err)?;
+    row.map_or(Ok(0), |row| count(&row, "n"))
+}
+
 /// How many skipped-upgrade reasons may be shown (`error_message` up to its
 /// first `:`).
 fn reason_label(error: Option<&str>) -> String {
@@ -286,6 +297,10 @@ impl AuditQuery for SqlAuditSink {
             hash_upgrades_skipped: skipped.into_iter().collect(),
             latest_suspicious,
         })
+    }
+
+    async fn count_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError> {
+        count_older(&self.inner, "uap_audit_logs", cutoff).await
     }
 
     async fn delete_before(&self, cutoff: OffsetDateTime, batch: u64) -> Result<u64, StoreError> {

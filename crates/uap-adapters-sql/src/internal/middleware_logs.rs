@@ -69,6 +69,14 @@ impl SqlMiddlewareLogSink {
         Ok(runs)
     }
 
+    /// How many runs are older than `cutoff`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    pub async fn count_before(&self, cutoff: time::OffsetDateTime) -> Result<u64, StoreError> {
+        super::audit::count_older(&self.inner, "uap_middleware_logs", cutoff).await
+    }
+
     /// Deletes at most `batch` runs older than `cutoff` (oldest first) and
     /// returns how many went; call again until it returns 0.
     ///

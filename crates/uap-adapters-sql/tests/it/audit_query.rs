@@ -199,6 +199,8 @@ async fn delete_before_goes_in_batches(db: &TestDb) {
         .await
         .unwrap();
 
+    assert_eq!(sink.count_before(cutoff).await.unwrap(), 5);
+    assert_eq!(runs.count_before(cutoff).await.unwrap(), 2);
     let mut batches = Vec::new();
     loop {
         let n = sink.delete_before(cutoff, 2).await.unwrap();
@@ -211,6 +213,7 @@ async fn delete_before_goes_in_batches(db: &TestDb) {
     assert_eq!(ids(&sink.list(&all()).await.unwrap()), [id(11), id(10)]);
     assert_eq!(ids(&other.list(&all()).await.unwrap()), [id(20)], "another organization's rows stay");
 
+    assert_eq!(sink.count_before(cutoff).await.unwrap(), 0);
     assert_eq!(runs.delete_before(cutoff, 5_000).await.unwrap(), 2);
     assert_eq!(runs.delete_before(cutoff, 5_000).await.unwrap(), 0);
     assert_eq!(runs.recent(10).await.unwrap().iter().map(|r| r.id.clone()).collect::<Vec<_>>(), [id(32)]);
