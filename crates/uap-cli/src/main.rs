@@ -1,6 +1,7 @@
 //! `uap`: argument parsing and calls into the server and adapters. No logic of
 //! its own beyond presenting results.
 
+mod audit;
 mod check;
 mod demo;
 mod output;
@@ -56,11 +57,37 @@ enum Command {
         #[arg(long, default_value_t = 100_000)]
         sample: u64,
     },
+    /// The audit trail: compliance report, retention cleanup.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Read a password from stdin and print its hash.
     Hash {
         /// argon2id | bcrypt | scrypt | pbkdf2_sha256 (default: the configured one).
         #[arg(long)]
         algorithm: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Print the compliance report of a period as JSON (as
+    /// `GET /api/v1/audit/report`).
+    Report {
+        /// Start (RFC 3339 or YYYY-MM-DD); default: 30 days before --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// End (RFC 3339, or YYYY-MM-DD for the whole day); default: now.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Delete audit and middleware-log rows older than `audit_retention_days`.
+    Cleanup {
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -141,6 +168,14 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check { config, sample } => {
             let settings = settings::load(config.as_deref())?;
             check::run(&settings, sample).await
+        }
+        Command::Audit { command: AuditCommand::Report { from, to, config } } => {
+            let settings = settings::load(config.as_deref())?;
+            audit::report(&settings, from.as_deref(), to.as_deref()).await
+        }
+        Command::Audit { command: AuditCommand::Cleanup { config } } => {
+            let settings = settings::load(config.as_deref())?;
+            audit::cleanup(&settings).await
         }
         Command::Hash { algorithm, config } => hash(algorithm.as_deref(), config.as_deref()),
     }

@@ -33,6 +33,11 @@ pub enum AuditEventType {
     MfaEnrolled,
     /// A second factor was removed (or a removal was refused: `success` false).
     MfaDisabled,
+    /// A call to an admin route (`metadata`: `route`, `method`, `outcome`).
+    ApiAccess,
+    /// Host user data was read by an operator. The design names it; UAP has
+    /// no trigger for it (it never exposes user rows outside a login).
+    DataAccess,
 }
 
 impl AuditEventType {
@@ -51,8 +56,33 @@ impl AuditEventType {
             Self::ConfigurationChange => "CONFIGURATION_CHANGE",
             Self::MfaEnrolled => "MFA_ENROLLED",
             Self::MfaDisabled => "MFA_DISABLED",
+            Self::ApiAccess => "API_ACCESS",
+            Self::DataAccess => "DATA_ACCESS",
         }
     }
+
+    /// The event type stored as `name`, if this build knows it.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
+    /// Every event type, in declaration order.
+    pub const ALL: [Self; 13] = [
+        Self::Login,
+        Self::FailedLogin,
+        Self::Logout,
+        Self::SessionExpired,
+        Self::PasswordChange,
+        Self::SuspiciousActivity,
+        Self::TokenRefresh,
+        Self::AccountLocked,
+        Self::ConfigurationChange,
+        Self::MfaEnrolled,
+        Self::MfaDisabled,
+        Self::ApiAccess,
+        Self::DataAccess,
+    ];
 }
 
 /// One audit record. Never carries a password, a hash or a token.
@@ -89,4 +119,80 @@ pub trait AuditSink: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::Unavailable`] or [`StoreError::Backend`]; the caller retries.
     async fn write_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+}
+
+/// What `AuditQuery::list` selects. Every bound is optional except `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this host user's events.
+    pub user_id: Option<String>,
+    /// Only this event type.
+    pub event_type: Option<AuditEventType>,
+    /// Events at or after this instant.
+    pub start: Option<OffsetDateTime>,
+    /// Events at or before this instant.
+    pub end: Option<OffsetDateTime>,
+    /// At most this many events (the newest).
+    pub limit: u64,
+}
+
+/// Counts of one event type in a period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventTypeStats {
+    /// The stored event type name.
+    pub event_type: String,
+    /// Events of this type.
+    pub total: u64,
+    /// Of which `success` is true.
+    pub successful: u64,
+}
+
+/// Aggregates of the audit trail over a period (the compliance report's
+/// numbers), computed by the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditSummary {
+    /// Per event type, by name.
+    pub statistics: Vec<EventTypeStats>,
+    /// `FAILED_LOGIN` counts per client address, most first (ties by
+    /// address), at most 10.
+    pub top_failed_login_sources: Vec<(Option<String>, u64)>,
+    /// Successful `LOGIN`s whose metadata carries `hash_upgrade_recommended`,
+    /// per stored format label.
+    pub weak_hash_logins: Vec<(String, u64)>,
+    /// `PASSWORD_CHANGE` events with `metadata.reason = "hash_upgrade"`
+    /// that succeeded.
+    pub hash_upgrades_done: u64,
+    /// Hash upgrades that were skipped, per `error_message`.
+    pub hash_upgrades_skipped: Vec<(String, u64)>,
+    /// The newest `SUSPICIOUS_ACTIVITY` events (at most 10).
+    pub latest_suspicious: Vec<AuditEvent>,
+}
+
+/// Reads and prunes the audit trail (the admin API, `uap audit`).
+#[async_trait]
+pub trait AuditQuery: Send + Sync + 'static {
+    /// Events matching `filter`, newest first (ties by id, descending).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    async fn list(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// The aggregates of events with `start <= timestamp <= end`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    async fn summary(&self, start: OffsetDateTime, end: OffsetDateTime) -> Result<AuditSummary, StoreError>;
+
+    /// How many audit rows are older than `cutoff` (what a cleanup would delete).
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    async fn count_before(&self, cutoff: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Deletes at most `batch` audit rows older than `cutoff` (oldest
+    /// first) and returns how many went; call again until it returns 0.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    async fn delete_before(&self, cutoff: OffsetDateTime, batch: u64) -> Result<u64, StoreError>;
 }

@@ -20,7 +20,7 @@ mod rate_limit;
 mod session;
 mod webhook;
 
-pub use audit::{AuditEvent, AuditEventType, AuditSink};
+pub use audit::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, AuditSummary, EventTypeStats};
 pub use captcha::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 pub use clock::{Clock, SystemClock};
 pub use directory::{HostUser, PasswordUpdate, UserDirectory, UserQuery};

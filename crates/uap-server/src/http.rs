@@ -13,9 +13,9 @@ use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::handlers::{authenticate, health, mfa, sessions, validate};
-use crate::metrics;
+use crate::handlers::{audit, authenticate, health, mfa, sessions, validate};
 use crate::openapi::ApiDoc;
+use crate::{admin, metrics};
 
 /// Registers every route and extractor configuration.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {
@@ -35,6 +35,12 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                     .service(mfa::enroll)
                     .service(mfa::confirm)
                     .service(mfa::remove),
+            )
+            .service(
+                web::scope("/api/v1/audit")
+                    .wrap(actix_web::middleware::from_fn(admin::guard))
+                    .service(audit::logs)
+                    .service(audit::report),
             )
             .service(metrics::metrics)
             .service(health::config_health)

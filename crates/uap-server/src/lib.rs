@@ -4,7 +4,9 @@
 //!
 //! Handlers stay thin: parse the wire type, call the domain, map the result.
 
+pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod batch_queue;
 pub mod client_ip;
 pub mod handlers;
@@ -14,6 +16,7 @@ pub mod openapi;
 pub mod pipeline;
 pub mod pool;
 pub mod protected;
+pub mod retention;
 pub mod session_cache;
 pub mod settings;
 pub mod startup;

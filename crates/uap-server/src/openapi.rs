@@ -1,10 +1,10 @@
 //! The OpenAPI 3.1 document of every route.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{MfaEnrollmentRequiredResponse, MfaRequiredResponse};
-use crate::handlers::{authenticate, health, mfa, sessions, validate};
+use crate::handlers::{audit, authenticate, health, mfa, sessions, validate};
 use crate::metrics;
 
 struct BearerScheme;
@@ -15,6 +15,10 @@ impl Modify for BearerScheme {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme(
+            "admin_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
     }
 }
@@ -40,9 +44,11 @@ impl Modify for BearerScheme {
         mfa::confirm,
         mfa::remove,
         metrics::metrics,
+        audit::logs,
+        audit::report,
     ),
     components(schemas(MfaRequiredResponse, MfaEnrollmentRequiredResponse)),
     modifiers(&BearerScheme),
-    tags((name = "auth", description = "Login and sessions"), (name = "mfa", description = "TOTP second factor"), (name = "operations", description = "Health, keys, metrics"))
+    tags((name = "auth", description = "Login and sessions"), (name = "mfa", description = "TOTP second factor"), (name = "operations", description = "Health, keys, metrics, audit (admin)"))
 )]
 pub struct ApiDoc;

@@ -11,7 +11,8 @@ use uap_domain::config::{ConfigError, Settings};
 
 /// Keys whose value may come from a file named by `<key>_file`
 /// (or `UAP_<KEY>_FILE`), so secrets stay out of the environment.
-const FILE_SECRETS: &[&str] = &["jwt_secret_key", "host_db_url", "database_url", "redis_url", "encryption_key"];
+const FILE_SECRETS: &[&str] =
+    &["jwt_secret_key", "host_db_url", "database_url", "redis_url", "encryption_key", "admin_api_key"];
 
 /// `UAP_*` variables that are not configuration keys: test wiring and the log
 /// filter.
@@ -176,5 +177,36 @@ mod tests {
         };
         let debug = format!("{settings:?}");
         assert!(!debug.contains(SECRET) && !debug.contains("hunter2"), "{debug}");
+        let settings = Settings { admin_api_key: Some("admin-key-0123456789".into()), ..Settings::default() };
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("admin-key-0123456789"), "{debug}");
+    }
+
+    #[test]
+    fn admin_key_from_file_and_allowlist_from_env() {
+        Jail::expect_with(|jail| {
+            jail.create_file("admin.key", "admin-key-0123456789\n")?;
+            jail.create_file(
+                "uap.toml",
+                &format!("host_db_url = \"sqlite://h.db\"\njwt_secret_key = \"{SECRET}\"\nadmin_api_key_file = \"admin.key\"\n"),
+            )?;
+            jail.set_env("UAP_ADMIN_IP_ALLOWLIST", "[\"10.0.0.0/8\"]");
+            let settings = load(None).map_err(|e| e.to_string())?;
+            use secrecy::ExposeSecret;
+            assert_eq!(
+                settings.admin_api_key.as_ref().map(|k| k.expose_secret().to_owned()),
+                Some("admin-key-0123456789".into())
+            );
+            assert_eq!(
+                settings.admin_ip_allowlist,
+                vec!["10.0.0.0/8".parse::<ipnet::IpNet>().map_err(|e| e.to_string())?]
+            );
+            jail.create_file("uap.toml", &format!("host_db_url = \"sqlite://h.db\"\njwt_secret_key = \"{SECRET}\"\n"))?;
+            jail.set_env("UAP_ADMIN_API_KEY", "short");
+            let err = load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("admin_api_key: must be at least 16 bytes"), "{err}");
+            assert!(!err.contains("short\""), "{err}");
+            Ok(())
+        });
     }
 }

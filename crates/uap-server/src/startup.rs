@@ -22,6 +22,7 @@ use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
 use uap_ports::{Clock, EventBus, MfaFactorStore, RateLimitStore, SessionStore, StoreError, SystemClock};
 use uap_redis::{DEFAULT_TIMEOUT, Redis, RedisConfig};
 
+use crate::admin::AdminGuard;
 use crate::batch_queue::{self, Audit, Runs, Writer};
 use crate::client_ip::ClientIpResolver;
 use crate::http;
@@ -29,6 +30,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::pool::HashPool;
 use crate::protected::{ProtectedDirectory, Protection};
+use crate::retention;
 use crate::session_cache::CachedSessionStore;
 use crate::state::AppState;
 
@@ -59,6 +61,7 @@ pub struct Application {
     server: Server,
     writers: Vec<Writer>,
     purge: tokio::task::JoinHandle<()>,
+    retention: tokio::task::JoinHandle<()>,
 }
 
 /// The host table as the SQL adapter needs it. Optional columns left at their
@@ -205,6 +208,8 @@ impl Application {
         let (runs_queue, runs_writer) =
             batch_queue::start(Arc::new(Runs(Arc::new(internal_db.middleware_log_sink()))), AUDIT_QUEUE_CAPACITY);
         let recorder = AuditRecorder::new(Arc::new(audit_queue), Arc::clone(&clock));
+        let admin_audit = recorder.clone();
+        let audit_query = Arc::new(internal_db.audit_sink());
         let (entries, mfa) = pipeline::build(&Wiring {
             settings: &settings,
             rate_limits: Arc::clone(&rate_limits),
@@ -252,6 +257,9 @@ impl Application {
             internal_db,
             client_ip: ClientIpResolver::new(settings.trusted_proxies.clone()),
             clock: Arc::clone(&clock),
+            admin: AdminGuard::from_settings(&settings),
+            audit: admin_audit,
+            audit_query,
         });
 
         let address = format!("{}:{}", settings.bind, settings.port);
@@ -274,9 +282,14 @@ impl Application {
         .shutdown_timeout(10)
         .run();
 
+        let retention = tokio::spawn(retention::daily(
+            Arc::clone(&state.internal_db),
+            settings.audit_retention_days,
+            Arc::clone(&clock),
+        ));
         let purge = tokio::spawn(purge_loop(Arc::clone(&store), clock));
         tracing::info!(port, session_store = ?settings.session_store, "UAP listening");
-        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge })
+        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention })
     }
 
     /// The bound port (useful with `port = 0`).
@@ -299,6 +312,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.purge.abort();
+        self.retention.abort();
         let mut written = 0;
         for writer in self.writers {
             written += writer.shutdown().await;

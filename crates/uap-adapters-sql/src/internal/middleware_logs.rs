@@ -69,6 +69,23 @@ impl SqlMiddlewareLogSink {
         Ok(runs)
     }
 
+    /// How many runs are older than `cutoff`.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    pub async fn count_before(&self, cutoff: time::OffsetDateTime) -> Result<u64, StoreError> {
+        super::audit::count_older(&self.inner, "uap_middleware_logs", cutoff).await
+    }
+
+    /// Deletes at most `batch` runs older than `cutoff` (oldest first) and
+    /// returns how many went; call again until it returns 0.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] or [`StoreError::Backend`].
+    pub async fn delete_before(&self, cutoff: time::OffsetDateTime, batch: u64) -> Result<u64, StoreError> {
+        super::audit::delete_older(&self.inner, "uap_middleware_logs", cutoff, batch).await
+    }
+
     fn run(&self, row: &QueryResult) -> Result<Option<MiddlewareRun>, StoreError> {
         let stored = read_opt_str(row, "phase")?;
         let Some(phase) = PHASES.into_iter().find(|p| stored.as_deref() == Some(*p)) else {

@@ -1,8 +1,9 @@
 //! The internal database schema: the design document's five tables (with its
 //! indexes), the session columns of [`uap_ports::SessionRecord`], and the MFA
 //! factor table; then (second migration) one MFA factor per user and type, and
-//! the phase of a middleware run; then (third migration) the refresh chain's
-//! login time and credential fingerprint on sessions. Applied by sea-orm-migration, recorded in
+//! the phase of a middleware run; then (third) the refresh chain's login time
+//! and credential fingerprint on sessions; then (fourth) the index the audit
+//! queries filter by event type on. Applied by sea-orm-migration, recorded in
 //! `uap_migrations` (not `seaql_migrations`, which a host application on
 //! sea-orm may own). A released migration is never edited: changes are new
 //! migrations.
@@ -35,7 +36,7 @@ pub(crate) struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateTables), Box::new(SecurityPipeline), Box::new(SessionChain)]
+        vec![Box::new(CreateTables), Box::new(SecurityPipeline), Box::new(SessionChain), Box::new(AuditQueries)]
     }
 
     fn migration_table_name() -> DynIden {
@@ -141,6 +142,42 @@ impl MigrationTrait for SessionChain {
                 conn.execute_unprepared(&statement).await?;
             }
         }
+        Ok(())
+    }
+}
+
+/// `m20261203_000004_audit_queries`: `idx_uap_audit_logs_org_type_timestamp`
+/// on `uap_audit_logs (organization_id, event_type, timestamp)`, for the
+/// admin API's `event_type` filter and the compliance report's per-type
+/// aggregates. Checks the catalog first, so it can simply be repeated.
+struct AuditQueries;
+
+/// The index [`AuditQueries`] adds.
+const AUDIT_TYPE_INDEX: &str = "idx_uap_audit_logs_org_type_timestamp";
+
+impl MigrationName for AuditQueries {
+    fn name(&self) -> &str {
+        "m20261203_000004_audit_queries"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AuditQueries {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.has_index("uap_audit_logs", AUDIT_TYPE_INDEX).await? {
+            return Ok(());
+        }
+        let statement = if manager.get_database_backend() == sea_orm::DbBackend::MySql {
+            format!(
+                "ALTER TABLE `uap_audit_logs` ADD KEY `{AUDIT_TYPE_INDEX}` (`organization_id`, `event_type`, `timestamp`)"
+            )
+        } else {
+            format!(
+                "CREATE INDEX IF NOT EXISTS \"{AUDIT_TYPE_INDEX}\" ON \"uap_audit_logs\" \
+                 (\"organization_id\", \"event_type\", \"timestamp\")"
+            )
+        };
+        manager.get_connection().execute_unprepared(&statement).await?;
         Ok(())
     }
 }

@@ -77,6 +77,7 @@ macro_rules! per_backend_parallel {
     )*};
 }
 
+mod audit_query;
 mod check;
 mod directory;
 mod directory_errors;

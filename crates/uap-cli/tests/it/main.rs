@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
 mod address_protection;
+mod audit;
 mod check;
 mod demo;
 mod hardening;

@@ -256,10 +256,23 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpNet>,
     /// [65536]
     pub max_body_bytes: usize,
-    /// [2555]
+    /// [2555] days audit and middleware-log rows are kept (`uap audit
+    /// cleanup`, and the server once a day).
     pub audit_retention_days: u32,
+    /// [none: admin routes answer 404] the admin API key (secret, at least
+    /// 16 bytes), sent as `X-API-Key` or `Authorization: Bearer`.
+    pub admin_api_key: Option<SecretString>,
+    /// [["127.0.0.1/32", "::1/128"]] client addresses (after
+    /// `trusted_proxies`) allowed to call admin routes.
+    pub admin_ip_allowlist: Vec<IpNet>,
     /// [json]
     pub log_format: LogFormat,
+}
+
+/// `admin_ip_allowlist`'s default: the loopback addresses.
+fn default_admin_allowlist() -> Vec<IpNet> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    vec![IpNet::from(IpAddr::V4(Ipv4Addr::LOCALHOST)), IpNet::from(IpAddr::V6(Ipv6Addr::LOCALHOST))]
 }
 
 impl Default for Settings {
@@ -336,6 +349,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             max_body_bytes: 65_536,
             audit_retention_days: 2555,
+            admin_api_key: None,
+            admin_ip_allowlist: default_admin_allowlist(),
             log_format: LogFormat::default(),
         }
     }

@@ -24,6 +24,9 @@ impl ConfigError {
 /// The shortest HS* secret accepted (RFC 7518 §3.2: at least the hash size).
 const MIN_HMAC_SECRET_BYTES: usize = 32;
 
+/// The shortest `admin_api_key` accepted.
+const MIN_ADMIN_KEY_BYTES: usize = 16;
+
 impl Settings {
     /// Checks every rule and returns all mistakes at once.
     ///
@@ -96,6 +99,9 @@ impl Settings {
                 "jwt_private_key_file",
                 format!("is required for jwt_algorithm = {} (a PEM private key)", self.jwt_algorithm.name()),
             );
+        }
+        if self.admin_api_key.as_ref().is_some_and(|key| key.expose_secret().len() < MIN_ADMIN_KEY_BYTES) {
+            fail("admin_api_key", format!("must be at least {MIN_ADMIN_KEY_BYTES} bytes long"));
         }
         if self.argon2_iterations == 0 {
             fail("argon2_iterations", "must be at least 1".into());
@@ -236,6 +242,14 @@ mod tests {
         let off =
             Settings { address_max_failures: 0, address_ipv6_prefix: 128, address_hash_concurrency: 0, ..valid() };
         assert_eq!(off.validate(), Ok(()));
+    }
+
+    #[test]
+    fn short_admin_api_key_is_refused() {
+        let settings = Settings { admin_api_key: Some(SecretString::from("too-short")), ..valid() };
+        assert_eq!(keys(&settings), vec!["admin_api_key"]);
+        let settings = Settings { admin_api_key: Some(SecretString::from("sixteen-bytes-ok")), ..valid() };
+        assert!(keys(&settings).is_empty());
     }
 
     #[test]

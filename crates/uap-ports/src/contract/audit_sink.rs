@@ -21,20 +21,6 @@ pub trait AuditReadBack: Send + Sync {
     async fn recent(&self, limit: u64) -> Result<Vec<AuditEvent>, StoreError>;
 }
 
-const ALL_TYPES: [AuditEventType; 11] = [
-    AuditEventType::Login,
-    AuditEventType::FailedLogin,
-    AuditEventType::Logout,
-    AuditEventType::SessionExpired,
-    AuditEventType::PasswordChange,
-    AuditEventType::SuspiciousActivity,
-    AuditEventType::TokenRefresh,
-    AuditEventType::AccountLocked,
-    AuditEventType::ConfigurationChange,
-    AuditEventType::MfaEnrolled,
-    AuditEventType::MfaDisabled,
-];
-
 /// Runs every check of this suite: `sink` writes, `read` reads back.
 ///
 /// # Panics
@@ -104,8 +90,11 @@ pub async fn batch_round_trips_newest_first(sink: &dyn AuditSink, read: &dyn Aud
 /// Each event type is stored and read back as itself.
 pub async fn every_event_type_round_trips(sink: &dyn AuditSink, read: &dyn AuditReadBack, now: OffsetDateTime) {
     let mut ids = Ids::new(now, 102);
-    let batch: Vec<AuditEvent> =
-        ALL_TYPES.iter().zip(1_i64..).map(|(t, n)| event(ids.next(), *t, now + Duration::milliseconds(n))).collect();
+    let batch: Vec<AuditEvent> = AuditEventType::ALL
+        .iter()
+        .zip(1_i64..)
+        .map(|(t, n)| event(ids.next(), *t, now + Duration::milliseconds(n)))
+        .collect();
     sink.write_batch(&batch).await.expect("write_batch");
     let wanted: Vec<String> = batch.iter().map(|e| e.id.clone()).collect();
     let mut got = written(read, &wanted, 1000).await;

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 401 for a missing, garbled, expired or revoked token.
     #[error("{message}")]
     Unauthorized { shape: ErrorShape, message: &'static str },
+    /// 403 (e.g. an admin call from outside `admin_ip_allowlist`).
+    #[error("{0}")]
+    Forbidden(String),
     /// 404.
     #[error("{0}")]
     NotFound(String),
@@ -163,6 +166,7 @@ impl ResponseError for ApiError {
             | Self::Unauthorized { .. }
             | Self::MfaRequired { .. }
             | Self::MfaEnrollmentRequired { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Blocked(block) => StatusCode::from_u16(block.status).unwrap_or(StatusCode::FORBIDDEN),

@@ -1,9 +1,11 @@
 //! Wire types (serde + OpenAPI schemas) and the one error type of the HTTP
 //! layer. Domain types never derive `ToSchema`; they convert here.
 
+mod audit;
 mod auth;
 mod error;
 
+pub use audit::*;
 pub use auth::*;
 pub use error::{ApiError, ErrorShape};
 

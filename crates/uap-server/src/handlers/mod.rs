@@ -1,5 +1,6 @@
 //! HTTP handlers, one module per use case.
 
+pub mod audit;
 pub mod authenticate;
 pub mod health;
 pub mod mfa;
