@@ -105,6 +105,7 @@ mod events;
 mod keys;
 mod rate_limit;
 mod sessions;
+mod time;
 
 pub use client::Redis;
 pub use config::{DEFAULT_KEY_PREFIX, DEFAULT_TIMEOUT, RedisConfig};

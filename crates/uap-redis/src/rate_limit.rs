@@ -19,7 +19,7 @@ use uap_ports::{Admission, RateLimitKey, RateLimitRule, RateLimitStore, StoreErr
 
 use crate::client::{Redis, Script};
 use crate::error::malformed;
-use crate::sessions::{instant, micros};
+use crate::time::{instant, micros};
 
 static ATTEMPT: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/attempt.lua")));
 

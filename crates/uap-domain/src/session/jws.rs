@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use sha2::{Sha256, Sha384, Sha512};
 
-use super::token::TokenRejection;
+use super::TokenRejection;
 use crate::config::JwtAlgorithm;
 
 /// Pre-keyed HMAC state, cloned for each verification.

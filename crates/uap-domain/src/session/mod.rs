@@ -16,7 +16,20 @@ use uap_ports::{SessionRecord, StoreError};
 pub use manager::SessionManager;
 pub use policy::SessionPolicy;
 pub use ticket::{PendingLogin, TicketPurpose};
-pub use token::{Claims, KeyError, TokenRejection, TokenService};
+pub use token::{Claims, KeyError, TokenService};
+
+/// Why a token was refused. Never shown to the client in detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    #[error("malformed token or bad signature")]
+    Invalid,
+    #[error("token expired")]
+    Expired,
+    #[error("wrong issuer or audience")]
+    WrongIssuerOrAudience,
+    #[error("required claim missing")]
+    MissingClaim,
+}
 
 /// Who is calling: recorded on sessions and audit events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

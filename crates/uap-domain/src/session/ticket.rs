@@ -18,7 +18,8 @@ use serde_json::Value;
 use sha2::Sha256;
 use time::OffsetDateTime;
 
-use super::token::{TokenRejection, TokenService};
+use super::TokenRejection;
+use super::token::TokenService;
 use crate::mfa::{MfaError, SecretBox};
 
 /// The XChaCha20-Poly1305 nonce length.

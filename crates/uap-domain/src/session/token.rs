@@ -11,6 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::TokenRejection;
 use super::jws::JwsCheck;
 use crate::config::JwtAlgorithm;
 
@@ -32,19 +33,6 @@ pub struct Claims {
     pub device_id: Option<String>,
     pub expires_at: i64,
     pub issued_at: i64,
-}
-
-/// Why a token was refused. Never shown to the client in detail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TokenRejection {
-    #[error("malformed token or bad signature")]
-    Invalid,
-    #[error("token expired")]
-    Expired,
-    #[error("wrong issuer or audience")]
-    WrongIssuerOrAudience,
-    #[error("required claim missing")]
-    MissingClaim,
 }
 
 /// Signs and verifies session tokens with the configured key.

@@ -14,10 +14,10 @@ use time::OffsetDateTime;
 use uap_ports::{RotateOutcome, SessionRecord, SessionStore, StoreError};
 
 use self::record::{FIELDS, GRACE_MS, array, decode, decode_fields, encode, expire_at_ms, score, text};
-pub(crate) use self::record::{instant, micros};
 use crate::client::{Redis, Script};
 use crate::error::malformed;
 use crate::keys::UserKeys;
+use crate::time::{instant, micros};
 
 macro_rules! session_script {
     ($file:literal) => {

@@ -2,31 +2,16 @@
 //! microseconds, `user_data` as JSON, absent optional fields left out.
 
 use fred::prelude::Value;
-use time::OffsetDateTime;
 use uap_ports::{SessionRecord, SessionState, StoreError};
 
 use crate::error::malformed;
+#[cfg(test)]
+use crate::time::MAX_MICROS;
+use crate::time::{instant, micros};
 
 /// Extra life of a record (and its pointers) after its `retain_until()`:
 /// room for clock skew between UAP and Redis.
 pub(crate) const GRACE_MS: i64 = 5 * 60 * 1000;
-/// Lua numbers are doubles: instants beyond ±2^53 µs are clamped.
-const MAX_MICROS: i64 = 1 << 53;
-
-/// `t` in whole Unix microseconds (truncated, as the SQL stores keep it),
-/// clamped to what a Lua number holds exactly.
-pub(crate) fn micros(t: OffsetDateTime) -> i64 {
-    let us = t.unix_timestamp_nanos().div_euclid(1_000);
-    i64::try_from(us).unwrap_or(if us < 0 { -MAX_MICROS } else { MAX_MICROS }).clamp(-MAX_MICROS, MAX_MICROS)
-}
-
-pub(crate) fn instant(field: &str, text: &str) -> Result<OffsetDateTime, StoreError> {
-    text.parse::<i64>()
-        .ok()
-        .and_then(|us| OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).ok())
-        .ok_or_else(|| malformed(format!("session field {field} is not a time: {text:?}")))
-}
-
 /// The Redis expiry (Unix ms) of a record: its `retain_until()` plus the grace.
 pub(crate) fn expire_at_ms(record: &SessionRecord) -> i64 {
     (micros(record.retain_until()).div_euclid(1_000) + 1 + GRACE_MS).max(1)
