@@ -10,6 +10,10 @@ pub trait BlockingPool: Send + Sync + 'static {
     /// [`PoolError::Overloaded`] when the queue is full: the caller sheds the
     /// request (503) instead of queueing without bound.
     async fn run(&self, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), PoolError>;
+
+    /// Waits `duration` without holding a pool thread (the response floor of
+    /// refused logins: a timer, not work).
+    async fn pause(&self, duration: std::time::Duration);
 }
 
 /// Why a job did not run.

@@ -95,6 +95,10 @@ impl BlockingPool for HashPool {
         // A job that panicked drops `done` without sending: Failed.
         finished.await.map_err(|_| PoolError::Failed)
     }
+
+    async fn pause(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 mod credentials;
 mod engine;
 mod mfa;
+mod timing;
 
 pub use credentials::{Credentials, LoginRequest, MAX_IDENTIFIER_BYTES, MAX_PASSWORD_BYTES};
 pub use engine::{AuthParts, AuthService, AuthSettings};
 pub use mfa::{Enrollment, MfaFlowError, MfaService};
+pub use timing::{DummyReason, MAX_FLOOR, RefusalTiming, TimingSnapshot};
 
 use uap_ports::StoreError;
 
