@@ -10,3 +10,4 @@ mod proxy;
 mod scaleout;
 mod serve;
 mod support;
+mod timing;
