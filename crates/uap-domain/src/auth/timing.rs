@@ -9,12 +9,17 @@
 //!   the same blocking job: every refusal costs at least one preferred-scheme
 //!   verification of CPU.
 //! - **The floor.** Formats costlier than the preferred scheme (bcrypt cost
-//!   10 against the default argon2id) would still stand out. [`RefusalTiming`]
-//!   keeps, per census label (format and parameters) and for the dummy, a
-//!   running median of how long the verification took inside the hashing job;
-//!   the floor is the largest of them (so never below the dummy's), capped at
-//!   [`MAX_FLOOR`]. A refused credential check returns no earlier than its
-//!   start plus the floor. Successful logins are neither padded nor delayed.
+//!   10 against the default argon2id) would still stand out. Each
+//!   verification is timed inside the hashing job. [`RefusalTiming`] keeps the
+//!   median of the last [`WINDOW`] dummy verifications and, per census label
+//!   (format and parameters), the median of the last [`WINDOW`] durations
+//!   *relative to the dummy's median at the time*. The floor is the dummy's
+//!   median times the largest relative cost (at least 1), capped at
+//!   [`MAX_FLOOR`]. When the machine gets slower or faster, the dummy — run by
+//!   every unknown-user and cheap-format refusal — moves the floor of every
+//!   format with it, also of formats not seen since. A refused credential
+//!   check returns no earlier than its start plus the floor. Successful logins
+//!   are neither padded nor delayed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,8 +31,9 @@ use std::time::Duration;
 pub const MAX_FLOOR: Duration = Duration::from_secs(2);
 /// Labels tracked; past this the lowest estimate is forgotten.
 const MAX_LABELS: usize = 64;
-/// The running median moves by at most this fraction per sample once settled.
-const STEP: f64 = 0.03;
+/// Samples per running median: a shift shows after `WINDOW / 2 + 1` samples,
+/// and fewer than half the samples being outliers cannot move it.
+pub const WINDOW: usize = 9;
 
 /// Why a refusal verified the dummy hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,34 +73,51 @@ impl DummyReason {
     }
 }
 
-/// A running median of durations in seconds: multiplicative steps up or
-/// down towards each sample, large for the first samples, then [`STEP`].
-#[derive(Debug, Clone, Copy)]
-struct Median {
-    seconds: f64,
-    samples: u32,
+/// The median of the last [`WINDOW`] samples.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    samples: [f64; WINDOW],
+    len: usize,
+    next: usize,
 }
 
-impl Median {
-    fn new(seconds: f64) -> Self {
-        Self { seconds, samples: 1 }
+impl Window {
+    fn add(&mut self, value: f64) {
+        if let Some(slot) = self.samples.get_mut(self.next) {
+            *slot = value;
+        }
+        self.next = (self.next + 1) % WINDOW;
+        self.len = (self.len + 1).min(WINDOW);
     }
 
-    fn add(&mut self, seconds: f64) {
-        self.samples = self.samples.saturating_add(1);
-        let step = (1.0 / f64::from(self.samples)).max(STEP);
-        if seconds > self.seconds {
-            self.seconds = (self.seconds * (1.0 + step)).min(seconds);
-        } else if seconds < self.seconds {
-            self.seconds = (self.seconds / (1.0 + step)).max(seconds);
+    /// 0 when empty.
+    fn median(&self) -> f64 {
+        let mut sorted = self.samples;
+        let filled = sorted.get_mut(..self.len).unwrap_or_default();
+        filled.sort_by(f64::total_cmp);
+        match filled.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => filled.get(n / 2).copied().unwrap_or(0.0),
+            n => {
+                f64::midpoint(filled.get(n / 2 - 1).copied().unwrap_or(0.0), filled.get(n / 2).copied().unwrap_or(0.0))
+            }
         }
     }
 }
 
 #[derive(Debug, Default)]
 struct Estimates {
-    dummy: Option<Median>,
-    by_label: HashMap<String, Median>,
+    /// Dummy verifications, seconds.
+    dummy: Window,
+    /// Per census label, durations divided by the dummy's median.
+    relative: HashMap<String, Window>,
+}
+
+impl Estimates {
+    fn floor_seconds(&self) -> f64 {
+        let largest = self.relative.values().map(Window::median).fold(1.0, f64::max);
+        self.dummy.median() * largest
+    }
 }
 
 /// What `/metrics` shows of the timing defences.
@@ -114,28 +137,37 @@ pub struct RefusalTiming {
 }
 
 impl RefusalTiming {
-    /// A verification of a stored value with census label `label` took `elapsed`.
+    /// A verification of a stored value with census label `label` took
+    /// `elapsed`. Ignored until a dummy verification has been timed (the
+    /// first unknown-user or cheap refusal).
     pub fn record(&self, label: &str, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
         let mut estimates = self.estimates.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(median) = estimates.by_label.get_mut(label) {
-            median.add(seconds);
+        let dummy = estimates.dummy.median();
+        if dummy <= 0.0 {
             return;
         }
-        if estimates.by_label.len() >= MAX_LABELS {
+        let relative = elapsed.as_secs_f64() / dummy;
+        if let Some(window) = estimates.relative.get_mut(label) {
+            window.add(relative);
+            return;
+        }
+        if estimates.relative.len() >= MAX_LABELS {
             let lowest = estimates
-                .by_label
+                .relative
                 .iter()
-                .min_by(|a, b| a.1.seconds.total_cmp(&b.1.seconds))
-                .map(|(label, median)| (label.clone(), median.seconds));
+                .map(|(label, window)| (label, window.median()))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(label, median)| (label.clone(), median));
             match lowest {
-                Some((lowest, at)) if at < seconds => {
-                    estimates.by_label.remove(&lowest);
+                Some((lowest, at)) if at < relative => {
+                    estimates.relative.remove(&lowest);
                 }
                 _ => return,
             }
         }
-        estimates.by_label.insert(label.to_owned(), Median::new(seconds));
+        let mut window = Window::default();
+        window.add(relative);
+        estimates.relative.insert(label.to_owned(), window);
     }
 
     /// A dummy verification (for `reason`) took `elapsed`.
@@ -143,21 +175,14 @@ impl RefusalTiming {
         if let Some(counter) = self.dummy_runs.get(reason.index()) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        let seconds = elapsed.as_secs_f64();
-        let mut estimates = self.estimates.lock().unwrap_or_else(PoisonError::into_inner);
-        match &mut estimates.dummy {
-            Some(median) => median.add(seconds),
-            None => estimates.dummy = Some(Median::new(seconds)),
-        }
+        self.estimates.lock().unwrap_or_else(PoisonError::into_inner).dummy.add(elapsed.as_secs_f64());
     }
 
-    /// The largest running median (the dummy's included), at most [`MAX_FLOOR`].
+    /// The dummy's median times the largest relative cost, at most [`MAX_FLOOR`].
     #[must_use]
     pub fn floor(&self) -> Duration {
-        let estimates = self.estimates.lock().unwrap_or_else(PoisonError::into_inner);
-        let largest =
-            estimates.by_label.values().chain(estimates.dummy.iter()).map(|median| median.seconds).fold(0.0, f64::max);
-        Duration::try_from_secs_f64(largest).unwrap_or(MAX_FLOOR).min(MAX_FLOOR)
+        let seconds = self.estimates.lock().unwrap_or_else(PoisonError::into_inner).floor_seconds();
+        Duration::try_from_secs_f64(seconds).unwrap_or(MAX_FLOOR).min(MAX_FLOOR)
     }
 
     /// The floor and the counters.
@@ -184,54 +209,79 @@ mod tests {
         Duration::from_millis(value)
     }
 
+    fn close(actual: Duration, expected: Duration) -> bool {
+        (actual.as_secs_f64() - expected.as_secs_f64()).abs() < 1e-6
+    }
+
     #[test]
-    fn the_floor_is_the_largest_median_and_never_below_the_dummy() {
+    fn the_floor_is_the_slowest_median_and_never_below_the_dummy() {
         let timing = RefusalTiming::default();
+        assert_eq!(timing.floor(), Duration::ZERO);
+        // Before any dummy run there is nothing to compare with.
+        timing.record("bcrypt cost 10", ms(75));
         assert_eq!(timing.floor(), Duration::ZERO);
         timing.record_dummy(DummyReason::UnknownUser, ms(33));
         timing.record("md5_crypt", ms(1));
-        assert_eq!(timing.floor(), ms(33));
-        for _ in 0..200 {
-            timing.record("bcrypt cost 10", ms(70));
-            timing.record("bcrypt cost 10", ms(80));
+        assert!(close(timing.floor(), ms(33)));
+        for sample in [70, 80, 75, 74, 76] {
+            timing.record("bcrypt cost 10", ms(sample));
         }
-        let floor = timing.floor().as_secs_f64();
-        assert!((0.068..=0.082).contains(&floor), "{floor}");
+        assert!(close(timing.floor(), ms(75)), "{:?}", timing.floor());
         assert_eq!(timing.snapshot().dummy_runs[0], ("unknown_user", 1));
     }
 
     #[test]
-    fn a_median_ignores_rare_outliers_and_follows_a_shift() {
+    fn medians_ignore_outliers_and_the_dummy_carries_a_shift_to_every_format() {
         let timing = RefusalTiming::default();
-        for i in 0..300 {
-            timing.record_dummy(DummyReason::CheaperFormat, if i % 10 == 0 { ms(900) } else { ms(30) });
+        for i in 0..30 {
+            timing.record_dummy(DummyReason::CheaperFormat, if i % 5 == 0 { ms(900) } else { ms(30) });
         }
-        let floor = timing.floor().as_secs_f64();
-        assert!((0.029..=0.035).contains(&floor), "{floor}");
-        // The machine gets twice as slow: the floor follows within a few dozen samples.
-        for _ in 0..60 {
-            timing.record_dummy(DummyReason::CheaperFormat, ms(60));
+        assert!(close(timing.floor(), ms(30)));
+        for _ in 0..5 {
+            timing.record("bcrypt cost 10", ms(60));
         }
-        let floor = timing.floor().as_secs_f64();
-        assert!((0.057..=0.060).contains(&floor), "{floor}");
+        assert!(close(timing.floor(), ms(60)));
+        // The machine gets twice as slow: five slow dummy runs move the
+        // floor of bcrypt too, though no bcrypt row was verified since.
+        for _ in 0..5 {
+            timing.record_dummy(DummyReason::UnknownUser, ms(60));
+        }
+        assert!(close(timing.floor(), ms(120)), "{:?}", timing.floor());
         let runs = timing.snapshot().dummy_runs;
-        assert_eq!(runs.iter().find(|(reason, _)| *reason == "cheaper_format"), Some(&("cheaper_format", 360)));
+        assert_eq!(runs.iter().find(|(reason, _)| *reason == "cheaper_format"), Some(&("cheaper_format", 30)));
     }
 
     #[test]
     fn the_floor_is_capped_and_the_labels_bounded() {
         let timing = RefusalTiming::default();
+        timing.record_dummy(DummyReason::UnknownUser, ms(30));
         timing.record("bcrypt cost 16", Duration::from_secs(9));
         assert_eq!(timing.floor(), MAX_FLOOR);
         let timing = RefusalTiming::default();
+        timing.record_dummy(DummyReason::UnknownUser, ms(10));
         for i in 0..100 {
             timing.record(&format!("pbkdf2 ({i} iterations)"), ms(i + 1));
         }
         let estimates = timing.estimates.lock().unwrap();
-        assert_eq!(estimates.by_label.len(), MAX_LABELS);
-        assert!(estimates.by_label.contains_key("pbkdf2 (99 iterations)"));
-        assert!(!estimates.by_label.contains_key("pbkdf2 (0 iterations)"));
+        assert_eq!(estimates.relative.len(), MAX_LABELS);
+        assert!(estimates.relative.contains_key("pbkdf2 (99 iterations)"));
+        assert!(!estimates.relative.contains_key("pbkdf2 (0 iterations)"));
         drop(estimates);
-        assert_eq!(timing.floor(), ms(100));
+        assert!(close(timing.floor(), ms(100)));
+    }
+
+    #[test]
+    fn window_medians() {
+        let mut window = Window::default();
+        assert!(window.median().abs() < f64::EPSILON);
+        for value in [3.0, 1.0] {
+            window.add(value);
+        }
+        assert!((window.median() - 2.0).abs() < 1e-9);
+        for value in 0..20 {
+            window.add(f64::from(value));
+        }
+        // The last nine: 11..=19.
+        assert!((window.median() - 15.0).abs() < 1e-9);
     }
 }
