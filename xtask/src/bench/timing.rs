@@ -22,8 +22,12 @@ use super::http::Client;
 pub const USERS_PER_FAMILY: usize = 3;
 /// Request pairs (one wrong password, one unknown user) per slice.
 const PAIRS_PER_SLICE: usize = 3;
-/// Unmeasured pairs per family before measuring, so that the server's
-/// running estimates have seen every family.
+/// Unmeasured unknown-user requests first: a fresh server's first dummy
+/// verifications are slow (argon2id's 19 MiB are page-faulted in), and the
+/// server keeps each family's cost relative to the dummy's median.
+const WARM_UP_UNKNOWN: usize = 12;
+/// Then unmeasured pairs per family, so that the server's running estimates
+/// (medians of nine) have seen every family.
 const WARM_UP_PAIRS: usize = 6;
 /// The least number of slices per family, however long they take.
 const MIN_SLICES: usize = 4;
@@ -153,6 +157,9 @@ pub fn measure(addr: SocketAddr, families: &[Family], per_family: Duration) -> R
         unknown_serial += 1;
         format!("nobody_{unknown_serial}")
     };
+    for _ in 0..WARM_UP_UNKNOWN {
+        refused(&mut client, &unknown())?;
+    }
     for (index, _) in families.iter().enumerate() {
         for k in 0..WARM_UP_PAIRS {
             refused(&mut client, &user(index, k % USERS_PER_FAMILY))?;

@@ -102,7 +102,7 @@ fn verdict_of(checks: &[Check], target_part: &str) -> Verdict {
 #[test]
 fn a_run_meeting_every_target_passes_every_check() {
     let checks = checks(&passing());
-    assert_eq!(checks.len(), 14);
+    assert_eq!(checks.len(), 13);
     assert!(checks.iter().all(|c| c.verdict == Verdict::Pass), "{checks:#?}");
 }
 
@@ -122,11 +122,10 @@ fn each_target_fails_on_its_own_figure() {
     r.login_argon2.per_second = 71.0; // 0.89× raw
     assert_eq!(verdict_of(&checks(&r), "login argon2id"), Verdict::Fail);
 
+    // The 4-connection halves carry no target any more: the per-family rows do.
     let mut r = passing();
     r.unknown_user.p50_ms = 56.0; // 1.12× wrong password
-    assert_eq!(verdict_of(&checks(&r), "unknown-user"), Verdict::Fail);
-    r.unknown_user.p50_ms = 44.0; // 0.88×
-    assert_eq!(verdict_of(&checks(&r), "unknown-user"), Verdict::Fail);
+    assert!(checks(&r).iter().all(|c| c.verdict == Verdict::Pass));
 
     let mut r = passing();
     r.refusal_timing[1] = timing("bcrypt cost 10", 0.61);
@@ -190,7 +189,7 @@ fn errors_fail_the_targets_that_use_the_scenario() {
 
     let mut r = passing();
     r.wrong_password.errors = 1;
-    assert_eq!(verdict_of(&checks(&r), "unknown-user"), Verdict::Fail);
+    assert!(rows(&r)[10].notes.starts_with("⚠ 1 errors of"), "{}", rows(&r)[10].notes);
 
     let mut r = passing();
     r.sessions.created = 99_990;
@@ -268,7 +267,7 @@ fn json_names_every_figure_and_check() {
     assert_eq!(value["results"]["raw_argon2"]["threads"], 2);
     assert_eq!(value["results"]["machine"]["cores"], 2);
     assert_eq!(value["results"]["sessions"]["created"], 100_000);
-    assert_eq!(value["checks"].as_array().unwrap().len(), 14);
+    assert_eq!(value["checks"].as_array().unwrap().len(), 13);
     assert_eq!(value["results"]["refusal_timing"][0]["family"], "md5_crypt");
     assert_eq!(value["checks"][1]["verdict"], "skipped");
     assert_eq!(value["checks"][0]["verdict"], "pass");
