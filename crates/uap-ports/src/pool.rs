@@ -26,6 +26,10 @@ pub trait BlockingPool: Send + Sync + 'static {
         let _ = key;
         self.run(job).await
     }
+
+    /// Waits `duration` without holding a pool thread (the response floor of
+    /// refused logins: a timer, not work).
+    async fn pause(&self, duration: std::time::Duration);
 }
 
 /// Why a job did not run.

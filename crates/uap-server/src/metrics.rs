@@ -1,7 +1,10 @@
 //! Prometheus metrics (`GET /metrics`): the design document's names.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use actix_web::{HttpResponse, get, web};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use uap_domain::auth::TimingSnapshot;
 use uap_domain::pipeline::RunObserver;
 
 use crate::protected::ProtectionMetrics;
@@ -19,6 +22,13 @@ pub struct Metrics {
     pub middleware: HistogramVec,
     /// Host-database protection.
     pub host: ProtectionMetrics,
+    /// `uap_password_dummy_verifications_total{reason}`: refusals that also
+    /// verified the dummy hash (copied from the domain at each scrape).
+    dummy_verifications: IntCounterVec,
+    /// `uap_login_refusal_floor_seconds`: the current response floor.
+    refusal_floor: Gauge,
+    /// Serialises the copy of the domain's counters.
+    timing_sync: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -65,7 +75,40 @@ impl Metrics {
         registry.register(Box::new(host.in_flight.clone()))?;
         registry.register(Box::new(host.rejections.clone()))?;
         registry.register(Box::new(host.circuit_open.clone()))?;
-        Ok(Self { registry, requests, duration, middleware, host })
+        let dummy_verifications = IntCounterVec::new(
+            Opts::new(
+                "uap_password_dummy_verifications_total",
+                "Refused logins that also verified the dummy hash (unknown user, no or unusable stored hash, \
+                 stored format cheaper than the preferred scheme)",
+            ),
+            &["reason"],
+        )?;
+        let refusal_floor = Gauge::new(
+            "uap_login_refusal_floor_seconds",
+            "The earliest a refused credential check answers (the slowest format's running median)",
+        )?;
+        registry.register(Box::new(dummy_verifications.clone()))?;
+        registry.register(Box::new(refusal_floor.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            duration,
+            middleware,
+            host,
+            dummy_verifications,
+            refusal_floor,
+            timing_sync: Arc::default(),
+        })
+    }
+
+    /// Copies the domain's timing counters and floor into the registry.
+    pub fn sync_timing(&self, snapshot: &TimingSnapshot) {
+        let _serialised = self.timing_sync.lock().unwrap_or_else(PoisonError::into_inner);
+        for (reason, count) in &snapshot.dummy_runs {
+            let counter = self.dummy_verifications.with_label_values(&[reason]);
+            counter.inc_by(count.saturating_sub(counter.get()));
+        }
+        self.refusal_floor.set(snapshot.floor.as_secs_f64());
     }
 
     /// Counts one request of `method` answered with `status`, taking `seconds`.
@@ -91,11 +134,34 @@ impl RunObserver for Metrics {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.sync_timing(&state.auth.timing().snapshot());
     match state.metrics.render() {
         Ok(body) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body),
         Err(err) => {
             tracing::error!(error = %err, "metrics encoding failed");
             HttpResponse::InternalServerError().json(serde_json::json!({ "error": "metrics unavailable" }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn timing_is_copied_once_per_scrape() {
+        let registry = Metrics::new().unwrap();
+        let snapshot = TimingSnapshot {
+            floor: Duration::from_millis(75),
+            dummy_runs: vec![("unknown_user", 3), ("no_password", 0)],
+        };
+        registry.sync_timing(&snapshot);
+        registry.sync_timing(&snapshot);
+        let text = String::from_utf8(registry.render().unwrap()).unwrap();
+        assert!(text.contains("uap_password_dummy_verifications_total{reason=\"unknown_user\"} 3"), "{text}");
+        assert!(text.contains("uap_password_dummy_verifications_total{reason=\"no_password\"} 0"), "{text}");
+        assert!(text.contains("uap_login_refusal_floor_seconds 0.075"), "{text}");
     }
 }

@@ -206,6 +206,10 @@ impl BlockingPool for HashPool {
         });
         self.run(held).await
     }
+
+    async fn pause(&self, duration: std::time::Duration) {
+        tokio::time::sleep(duration).await;
+    }
 }
 
 #[cfg(test)]

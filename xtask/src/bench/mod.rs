@@ -15,6 +15,7 @@ mod http;
 mod machine;
 mod report;
 mod server;
+mod timing;
 mod users;
 mod wrk;
 
@@ -77,13 +78,15 @@ struct Plan {
     batch_connections: u32,
     tokens: usize,
     argon2: Argon2Params,
+    /// Refused-login timing, per stored family.
+    timing: Duration,
 }
 
 impl Plan {
     fn new(quick: bool, cores: usize) -> Self {
         let cores_u32 = u32::try_from(cores).unwrap_or(u32::MAX);
-        let (mode, scenario, warmup, raw, host_users, sessions) =
-            if quick { ("quick", 5, 1, 3, 10_000, 10_000) } else { ("full", 15, 3, 10, 100_000, 100_000) };
+        let (mode, scenario, warmup, raw, host_users, sessions, timing) =
+            if quick { ("quick", 5, 1, 3, 10_000, 10_000, 3) } else { ("full", 15, 3, 10, 100_000, 100_000, 10) };
         Self {
             mode,
             cores,
@@ -99,6 +102,7 @@ impl Plan {
             batch_connections: 16,
             tokens: 100,
             argon2: Argon2Params::default(),
+            timing: Duration::from_secs(timing),
         }
     }
 }
@@ -264,6 +268,15 @@ impl Bench<'_> {
         let rss_after_logins_mb = embedded.rss_mb()?;
         drop(embedded);
 
+        // Refused-login timing per stored family, on a fresh server.
+        let timing_server = self.start("timing", Store::Memory, &host_db)?;
+        step(&format!(
+            "refused-login timing: wrong password vs unknown user per stored family, 1 connection, {} s each",
+            plan.timing.as_secs()
+        ));
+        let refusal_timing = timing::measure(timing_server.addr(), &timing::families(&hashes), plan.timing)?;
+        drop(timing_server);
+
         // The memory store: validate, then many sessions.
         let memory = self.start("memory", Store::Memory, &host_db)?;
         let ready_memory_ms = memory.ready_after.as_secs_f64() * 1e3;
@@ -304,6 +317,7 @@ impl Bench<'_> {
             login_bcrypt,
             unknown_user,
             wrong_password,
+            refusal_timing,
             idle_rss_embedded_mb,
             idle_rss_memory_mb,
             rss_after_logins_mb,

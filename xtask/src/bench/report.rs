@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::hashing::RawRate;
 use super::machine::Machine;
+use super::timing::FamilyTiming;
 use super::wrk::Load;
 
 /// How a run was made.
@@ -72,6 +73,8 @@ pub struct Results {
     pub login_bcrypt: Load,
     pub unknown_user: Load,
     pub wrong_password: Load,
+    /// Wrong password vs unknown user, per stored family (1 connection).
+    pub refusal_timing: Vec<FamilyTiming>,
     pub idle_rss_embedded_mb: f64,
     pub idle_rss_memory_mb: f64,
     /// The embedded server's RSS after the login scenarios (no target).
@@ -263,8 +266,27 @@ pub fn rows(r: &Results) -> Vec<Row> {
     rows.push(
         Row::load(format!("login wrong password, {} conn", r.wrong_password.connections), &r.wrong_password, "req/s")
             .ratio(format!("unknown/wrong p50 = {:.2}", ratio(r.unknown_user.p50_ms, r.wrong_password.p50_ms)))
-            .note("401 expected"),
+            .note("401 expected; under concurrency, no target (see the per-family rows)"),
     );
+    for t in &r.refusal_timing {
+        let mut row = Row::new(
+            format!("refused login, {}: wrong password vs unknown user, 1 conn", t.family),
+            format!("{} + {} requests", t.requests, t.requests),
+        )
+        .ratio(format!("unknown/wrong p50 = {:.2}", t.ratio))
+        .note(&format!(
+            "p50 {} wrong / {} unknown; per-slice ratio {:.2}–{:.2} over {} slices",
+            ms(t.wrong_p50_ms),
+            ms(t.unknown_p50_ms),
+            t.slice_min,
+            t.slice_max,
+            t.slices
+        ));
+        if t.errors > 0 {
+            row = row.note(&format!("⚠ {} answers other than 401", t.errors));
+        }
+        rows.push(row);
+    }
     rows.push(Row::new("idle RSS, embedded store", format!("{:.1} MB", r.idle_rss_embedded_mb)));
     rows.push(Row::new("idle RSS, memory store", format!("{:.1} MB", r.idle_rss_memory_mb)));
     rows.push(
@@ -378,20 +400,29 @@ pub fn checks(r: &Results) -> Vec<Check> {
         check(target, measured, x >= 0.9)
     }));
 
-    let target = "unknown-user / wrong-password median within 0.9–1.1";
-    checks.push(
-        errors_in(target, &[("unknown user", &r.unknown_user), ("wrong password", &r.wrong_password)]).unwrap_or_else(
-            || {
-                let x = ratio(r.unknown_user.p50_ms, r.wrong_password.p50_ms);
-                check(
-                    target,
-                    format!("{x:.2} ({} vs {})", ms(r.unknown_user.p50_ms), ms(r.wrong_password.p50_ms)),
-                    (0.9..=1.1).contains(&x),
-                )
-            },
-        ),
-    );
-
+    // The unknown-user / wrong-password target is checked per stored family
+    // on the finely interleaved single-connection measurement below; the
+    // 4-connection wrk halves above it only informed it (they read 0.61 and
+    // 1.46 with other processes running).
+    for t in &r.refusal_timing {
+        let target = format!("refused login timing ({}): unknown/wrong median within 0.9–1.1", t.family);
+        checks.push(if t.errors > 0 {
+            check(target, format!("{} answers other than 401", t.errors), false)
+        } else {
+            check(
+                target,
+                format!(
+                    "{:.2} ({} vs {}; slices {:.2}–{:.2})",
+                    t.ratio,
+                    ms(t.unknown_p50_ms),
+                    ms(t.wrong_p50_ms),
+                    t.slice_min,
+                    t.slice_max
+                ),
+                (0.9..=1.1).contains(&t.ratio),
+            )
+        });
+    }
     checks.push(at_most("idle RSS (embedded store) ≤ 30 MB", r.idle_rss_embedded_mb, 30.0, "MB"));
     checks.push(at_most("idle RSS (memory store) ≤ 30 MB", r.idle_rss_memory_mb, 30.0, "MB"));
     let s = &r.sessions;

@@ -15,13 +15,15 @@ use super::hashing::{ARGON2_USER, BCRYPT_USER, FAST_PASSWORD, FAST_USER, Hashes}
 use super::http::Client;
 use super::report::Sessions;
 use super::server::Server;
+use super::timing::{USERS_PER_FAMILY, families, user};
 
 /// The name of filler user `n` (1-based).
 fn filler_user(n: u64) -> String {
     format!("user{n:07}")
 }
 
-/// The host table: the three bench users, then `users` filler rows
+/// The host table: the three bench users, a few users per stored family for
+/// the refused-login timing (`timing_<family>_<n>`), then `users` filler rows
 /// (`user0000001`, …) with the fast user's md5-crypt hash, whose logins
 /// create the many sessions of the RSS row.
 fn host_db_sql(hashes: &Hashes, users: u64) -> String {
@@ -29,12 +31,20 @@ fn host_db_sql(hashes: &Hashes, users: u64) -> String {
     let mut sql = String::from(
         "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, email TEXT, password TEXT);\nBEGIN;\n",
     );
-    for (user, hash) in [(ARGON2_USER, &hashes.argon2), (BCRYPT_USER, &hashes.bcrypt), (FAST_USER, &hashes.fast)] {
+    let mut rows: Vec<(String, String)> =
+        [(ARGON2_USER, &hashes.argon2), (BCRYPT_USER, &hashes.bcrypt), (FAST_USER, &hashes.fast)]
+            .into_iter()
+            .map(|(user, hash)| (user.to_owned(), hash.clone()))
+            .collect();
+    for (index, family) in families(hashes).into_iter().enumerate() {
+        rows.extend((0..USERS_PER_FAMILY).map(|n| (user(index, n), family.stored.clone())));
+    }
+    for (user, hash) in rows {
         sql.push_str(&format!(
             "INSERT INTO users (username, email, password) VALUES ({}, {}, {});\n",
-            quote(user),
+            quote(&user),
             quote(&format!("{user}@bench.test")),
-            quote(hash)
+            quote(&hash)
         ));
     }
     sql.push_str(&format!(
@@ -134,6 +144,8 @@ mod tests {
         let sql = host_db_sql(&hashes, 5);
         assert!(sql.starts_with("CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE"));
         assert!(sql.contains("VALUES ('fast_user', 'fast_user@bench.test', '$1$it''s');"));
+        assert!(sql.contains("VALUES ('timing_1_2', 'timing_1_2@bench.test', '$2b$10$y');"));
+        assert!(sql.contains("VALUES ('timing_7_0', 'timing_7_0@bench.test', '{ROT13}cynva');"));
         assert!(sql.contains("WHERE n < 5)"));
         assert!(sql.contains("printf('user%07d@bench.test', n), '$1$it''s' FROM seq;"));
         assert_eq!(filler_user(42), "user0000042");

@@ -5,14 +5,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 use uap_ports::{
     AuditEventType, BlockingPool, Clock, HostUser, PasswordUpdate, PoolError, RateLimitStore, UserDirectory, UserQuery,
 };
 
+use super::timing::{DummyReason, RefusalTiming};
 use super::{LoginError, LoginRequest, LoginSuccess, MfaService};
 use crate::audit::{AuditRecorder, EventDetails};
 use crate::config::{AuthType, Settings};
-use crate::password::{self, HashUpgrade, PasswordPolicy, Verdict};
+use crate::password::{self, HashUpgrade, PasswordError, PasswordPolicy, Verdict, Work};
 use crate::pipeline::{Block, Challenge, Decision, LoginAttempt, LoginFailure, Pipeline, VerifiedUser, address_key};
 use crate::session::{ClientContext, NewSession, SessionManager, TicketPurpose};
 use crate::user_data::UserDataFilter;
@@ -46,13 +48,38 @@ impl AuthSettings {
     }
 }
 
+/// What the blocking job verifies.
+pub(super) enum Target {
+    /// The user's stored value.
+    Stored(String),
+    /// Only the dummy hash (no user, or no stored value).
+    Dummy(DummyReason),
+}
+
+/// What `write_back` does after a match.
+enum Upgrade {
+    None,
+    /// Write this hash (compare-and-set).
+    Write(String),
+    /// Keep the row, audit why.
+    Skip(&'static str),
+}
+
 /// What the blocking job found.
 pub(super) struct Checked {
     pub(super) verdict: Verdict,
+    /// The stored value was refused unhashed: over the work budget.
+    over_budget: bool,
     /// Present when the hash is weak under the policy.
     weak_format: Option<String>,
-    /// The rewritten hash, when `write_back` applies.
-    upgraded: Option<String>,
+    /// The rewrite, when `write_back` applies.
+    upgrade: Upgrade,
+}
+
+impl Checked {
+    fn unsupported() -> Self {
+        Self { verdict: Verdict::Unsupported, over_budget: false, weak_format: None, upgrade: Upgrade::None }
+    }
 }
 
 /// The login use case over the ports.
@@ -67,6 +94,7 @@ pub struct AuthService {
     pub(super) mfa: Option<Arc<MfaService>>,
     pub(super) tickets: Arc<dyn RateLimitStore>,
     pub(super) clock: Arc<dyn Clock>,
+    timing: Arc<RefusalTiming>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -104,6 +132,24 @@ struct Refused {
     block: Option<Block>,
 }
 
+impl Checked {
+    /// After a match: the weak-format report and, under `write_back`, the
+    /// rewrite (or why there is none).
+    fn upgrade(&mut self, policy: &PasswordPolicy, stored: &str, password: &str) {
+        if policy.upgrade == HashUpgrade::Off || !password::needs_upgrade(policy, stored) {
+            return;
+        }
+        self.weak_format = Some(password::census_label(policy, stored));
+        if policy.upgrade == HashUpgrade::WriteBack {
+            self.upgrade = match password::upgraded_hash(policy, stored, password) {
+                Ok(Some(upgraded)) => Upgrade::Write(upgraded),
+                Err(PasswordError::TooLongForBcrypt { .. }) => Upgrade::Skip("password_too_long_for_bcrypt"),
+                Ok(None) | Err(_) => Upgrade::None,
+            };
+        }
+    }
+}
+
 impl AuthService {
     /// Builds the service.
     #[must_use]
@@ -119,7 +165,15 @@ impl AuthService {
             mfa: parts.mfa,
             tickets: parts.tickets,
             clock: parts.clock,
+            timing: Arc::default(),
         }
+    }
+
+    /// The response floor of refused logins and the dummy verifications
+    /// (exported on `/metrics`).
+    #[must_use]
+    pub fn timing(&self) -> &RefusalTiming {
+        &self.timing
     }
 
     /// The session manager.
@@ -178,13 +232,20 @@ impl AuthService {
                 return Err(LoginError::InvalidCredentials);
             }
         };
+        let written = match (&checked.upgrade, &user.password_hash) {
+            (Upgrade::Write(upgraded), Some(stored)) => {
+                self.write_back(&user, stored, upgraded, client).await.then_some(upgraded.as_str())
+            }
+            (Upgrade::Skip(reason), Some(stored)) => {
+                tracing::warn!(user_id = %user.id, reason, "password hash upgrade skipped");
+                self.audit_upgrade(&user, stored, None, Some(reason), client).await;
+                None
+            }
+            _ => None,
+        };
         // The session fingerprints the hash the host row holds now.
-        let mut fingerprint = user.password_hash.as_deref().map(|h| self.sessions.credential_fingerprint(h));
-        if let (Some(upgraded), Some(stored)) = (&checked.upgraded, &user.password_hash)
-            && self.write_back(&user, stored, upgraded, client).await
-        {
-            fingerprint = Some(self.sessions.credential_fingerprint(upgraded));
-        }
+        let fingerprint =
+            written.or(user.password_hash.as_deref()).map(|hash| self.sessions.credential_fingerprint(hash));
         let verified = VerifiedUser {
             user_data: settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles),
             user_id: user.id,
@@ -222,12 +283,15 @@ impl AuthService {
     }
 
     /// Lookup and verification. The outer error is a dependency failure; the
-    /// inner one a refusal with its audit reason. Every refusal costs one hash.
+    /// inner one a refusal with its audit reason. Every refusal costs at
+    /// least one preferred-scheme verification and returns no earlier than
+    /// the response floor (see `timing.rs`).
     async fn check_credentials(
         &self,
         attempt: &LoginAttempt,
         password: SecretString,
     ) -> Result<Result<(HostUser, Checked), Refused>, LoginError> {
+        let start = self.clock.now();
         let settings = &self.settings;
         let query = UserQuery {
             value: attempt.identifier.clone(),
@@ -241,50 +305,88 @@ impl AuthService {
         }
         let fairness = address_key(attempt.ip, settings.address_ipv6_prefix);
         let Some(user) = user else {
-            self.check(&fairness, &self.dummy_hash, password, false).await?;
-            return Ok(Err(Refused { reason: "unknown_user", user_id: None, block: None }));
+            self.check(&fairness, Target::Dummy(DummyReason::UnknownUser), password, false).await?;
+            return Ok(Err(self.refused(start, "unknown_user", None).await));
         };
         let Some(stored) = user.password_hash.clone() else {
-            self.check(&fairness, &self.dummy_hash, password, false).await?;
-            return Ok(Err(Refused { reason: "no_password", user_id: Some(user.id), block: None }));
+            self.check(&fairness, Target::Dummy(DummyReason::NoPassword), password, false).await?;
+            return Ok(Err(self.refused(start, "no_password", Some(user.id)).await));
         };
         let active = user.active != Some(false);
-        let checked = self.check(&fairness, &stored, password, active).await?;
+        let checked = self.check(&fairness, Target::Stored(stored), password, active).await?;
         let reason = match checked.verdict {
+            _ if checked.over_budget => "hash_over_budget",
             Verdict::Unsupported => "unsupported_hash_format",
             Verdict::Mismatch => "wrong_password",
             Verdict::Match if !active => "inactive",
             Verdict::Match => return Ok(Ok((user, checked))),
         };
-        Ok(Err(Refused { reason, user_id: Some(user.id), block: None }))
+        Ok(Err(self.refused(start, reason, Some(user.id)).await))
     }
 
-    /// Verifies on the blocking pool; for a match under `write_back`, also
-    /// computes the upgraded hash in the same job.
+    /// A refusal, returned no earlier than `start` + the response floor.
+    async fn refused(&self, start: OffsetDateTime, reason: &'static str, user_id: Option<String>) -> Refused {
+        let elapsed = std::time::Duration::try_from(self.clock.now() - start).unwrap_or_default();
+        if let Some(remaining) = self.timing.floor().checked_sub(elapsed).filter(|r| !r.is_zero()) {
+            self.pool.pause(remaining).await;
+        }
+        Refused { reason, user_id, block: None }
+    }
+
+    /// Verifies on the blocking pool, in the share of `fairness` (the
+    /// client's normalised address); for a match under `write_back`, also
+    /// computes the upgraded hash in the same job. For a refusal whose stored
+    /// value is unusable or cheaper to verify than the preferred scheme, the
+    /// same job also verifies the dummy hash. Each verification's duration
+    /// feeds the response floor.
     pub(super) async fn check(
         &self,
         fairness: &str,
-        stored: &str,
+        target: Target,
         password: SecretString,
-        may_upgrade: bool,
+        active: bool,
     ) -> Result<Checked, LoginError> {
         let policy = self.settings.policy.clone();
-        let stored = stored.to_owned();
+        let dummy = Arc::clone(&self.dummy_hash);
+        let clock = Arc::clone(&self.clock);
+        let timing = Arc::clone(&self.timing);
         let slot: Arc<Mutex<Option<Checked>>> = Arc::new(Mutex::new(None));
         let out = Arc::clone(&slot);
         let job = move || {
             let password = password.expose_secret();
-            let verdict = password::verify(&policy, &stored, password);
-            let mut checked = Checked { verdict, weak_format: None, upgraded: None };
-            if may_upgrade
-                && checked.verdict == Verdict::Match
-                && policy.upgrade != HashUpgrade::Off
-                && password::needs_upgrade(&policy, &stored)
-            {
-                checked.weak_format = Some(password::census_label(&policy, &stored));
-                if policy.upgrade == HashUpgrade::WriteBack {
-                    checked.upgraded = password::upgraded_hash(&policy, &stored, password).ok().flatten();
-                }
+            let since =
+                |started: OffsetDateTime| std::time::Duration::try_from(clock.now() - started).unwrap_or_default();
+            let mut checked = Checked::unsupported();
+            let dummy_reason = match &target {
+                Target::Dummy(reason) => Some(*reason),
+                Target::Stored(stored) => match password::work(&policy, stored, password) {
+                    Work::Unusable => Some(DummyReason::UnusableHash),
+                    Work::OverBudget => {
+                        checked.over_budget = true;
+                        Some(DummyReason::UnusableHash)
+                    }
+                    Work::Cost(cost) => {
+                        let started = clock.now();
+                        checked.verdict = password::verify(&policy, stored, password);
+                        timing.record(&password::census_label(&policy, stored), since(started));
+                        if checked.verdict == Verdict::Match && active {
+                            checked.upgrade(&policy, stored, password);
+                            None
+                        } else {
+                            let cheaper =
+                                matches!(password::work(&policy, &dummy, password), Work::Cost(d) if cost < d);
+                            cheaper.then_some(DummyReason::CheaperFormat)
+                        }
+                    }
+                },
+            };
+            if let Some(reason) = dummy_reason {
+                // Over the length limit `verify` would not hash: the dummy's
+                // cost must not depend on the password.
+                let input = if password.len() > password::MAX_PASSWORD_BYTES { "" } else { password };
+                let started = clock.now();
+                let _ = password::verify(&policy, &dummy, input);
+                timing.record_dummy(reason, since(started));
             }
             *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(checked);
         };
@@ -297,7 +399,7 @@ impl AuthService {
         })?;
         let checked = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
         // The job always fills the slot before `run` returns Ok; fail closed if not.
-        Ok(checked.unwrap_or(Checked { verdict: Verdict::Unsupported, weak_format: None, upgraded: None }))
+        Ok(checked.unwrap_or_else(Checked::unsupported))
     }
 
     pub(super) async fn audit_failure(
@@ -324,32 +426,41 @@ impl AuthService {
     async fn write_back(&self, user: &HostUser, stored: &str, upgraded: &str, client: &ClientContext) -> bool {
         let policy = &self.settings.policy;
         let outcome = self.directory.update_password_hash(&user.id, stored, upgraded).await;
-        let (success, error) = match &outcome {
-            Ok(PasswordUpdate::Updated) => (true, None),
-            Ok(PasswordUpdate::Stale) => (false, Some("changed_concurrently".to_owned())),
+        let error = match &outcome {
+            Ok(PasswordUpdate::Updated) => None,
+            Ok(PasswordUpdate::Stale) => Some("changed_concurrently".to_owned()),
             Ok(PasswordUpdate::ColumnTooNarrow { max_len }) => {
-                (false, Some(format!("column_too_narrow: holds {max_len}, needs {}", upgraded.len())))
+                Some(format!("column_too_narrow: holds {max_len}, needs {}", upgraded.len()))
             }
-            Ok(PasswordUpdate::Unsupported) => (false, Some("directory_read_only".to_owned())),
-            Err(err) => (false, Some(format!("host_write_failed: {err}"))),
+            Ok(PasswordUpdate::Unsupported) => Some("directory_read_only".to_owned()),
+            Err(err) => Some(format!("host_write_failed: {err}")),
         };
         if let Some(error) = &error {
             tracing::warn!(user_id = %user.id, reason = %error, "password hash upgrade skipped");
         }
-        let details = EventDetails {
-            user_id: Some(&user.id),
-            session_id: None,
-            error: error.as_deref(),
-            metadata: json!({
-                "reason": "hash_upgrade",
-                "from": password::census_label(policy, stored),
-                "to": password::census_label(policy, upgraded),
-            }),
-        };
-        if let Err(err) = self.audit.record(AuditEventType::PasswordChange, success, client, details).await {
+        let to = password::census_label(policy, upgraded);
+        self.audit_upgrade(user, stored, Some(&to), error.as_deref(), client).await;
+        error.is_none()
+    }
+
+    /// PASSWORD_CHANGE for an upgrade: written (`error` None) or not, and why.
+    async fn audit_upgrade(
+        &self,
+        user: &HostUser,
+        stored: &str,
+        to: Option<&str>,
+        error: Option<&str>,
+        client: &ClientContext,
+    ) {
+        let mut metadata =
+            json!({ "reason": "hash_upgrade", "from": password::census_label(&self.settings.policy, stored) });
+        if let Some(to) = to {
+            metadata["to"] = Value::String(to.to_owned());
+        }
+        let details = EventDetails { user_id: Some(&user.id), session_id: None, error, metadata };
+        if let Err(err) = self.audit.record(AuditEventType::PasswordChange, error.is_none(), client, details).await {
             tracing::error!(error = %err, "audit queue refused PASSWORD_CHANGE");
         }
-        success
     }
 
     /// Starts the session of a login whose password was just verified;

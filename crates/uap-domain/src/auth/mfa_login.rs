@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use time::Duration;
 use uap_ports::{Admission, AuditEventType, RateLimitKey, RateLimitRule, UserQuery};
 
+use super::engine::Target;
+use super::timing::DummyReason;
 use super::{AuthService, Enrollment, LoginError, LoginSuccess, MfaFlowError, MfaService};
 use crate::audit::EventDetails;
 use crate::password::Verdict;
@@ -240,9 +242,9 @@ impl AuthService {
         let ip = client.ip_address.as_deref().and_then(|ip| ip.parse().ok());
         let fairness = address_key(ip, self.settings.address_ipv6_prefix);
         let verdict = match stored {
-            Some(stored) => self.check(&fairness, &stored, password, false).await?.verdict,
+            Some(stored) => self.check(&fairness, Target::Stored(stored), password, false).await?.verdict,
             None => {
-                self.check(&fairness, &self.dummy_hash, password, false).await?;
+                self.check(&fairness, Target::Dummy(DummyReason::UnknownUser), password, false).await?;
                 Verdict::Mismatch
             }
         };

@@ -7,11 +7,13 @@ mod engine;
 mod mfa;
 mod mfa_login;
 mod refresh;
+mod timing;
 
 pub use credentials::{Credentials, LoginRequest, MAX_IDENTIFIER_BYTES, MAX_PASSWORD_BYTES};
 pub use engine::{AuthParts, AuthService, AuthSettings};
 pub use mfa::{Enrollment, MfaFlowError, MfaService};
 pub use mfa_login::Enroller;
+pub use timing::{DummyReason, MAX_FLOOR, RefusalTiming, TimingSnapshot};
 
 use uap_ports::StoreError;
 

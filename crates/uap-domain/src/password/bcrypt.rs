@@ -24,6 +24,8 @@ use super::encoding::{ct_eq, random_bytes};
 
 /// Highest cost verified or written (2^16 rounds, several seconds per check).
 pub(super) const MAX_COST: u32 = 16;
+/// Bytes of the password bcrypt keys on; the rest is ignored.
+pub(super) const MAX_PASSWORD: usize = 72;
 /// Lowest cost the algorithm defines.
 pub(super) const MIN_COST: u32 = 4;
 

@@ -2,19 +2,21 @@
 //! iterated SHA-512, encoded and truncated to 55 characters; and `U$…`, a
 //! Drupal 6 MD5 (`md5(password)` as lowercase hex) rehashed by
 //! `user_update_7000()` (`U$S$`, or `U$P$`/`U$H$` for imported phpass rows).
-//! Drupal refuses passwords over 512 bytes; so does this module. Verified,
+//! Drupal refuses passwords over 512 bytes; so does this module, and like
+//! phpass it caps `2^log2 × (digest + len)` at 2^31 bytes. Verified,
 //! never written (Drupal 7 verifies nothing stronger that UAP could write).
 
 use md5::Md5;
 use sha2::{Digest as _, Sha512};
 
+use super::cost::within_budget;
 use super::encoding::{crypt_b64_encode, ct_eq, is_itoa64};
 use super::phpass::{parse_setting, stretch};
 
 /// Drupal's `DRUPAL_HASH_LENGTH`.
 const HASH_LENGTH: usize = 55;
 /// Drupal's limit on the password length.
-const MAX_PASSWORD: usize = 512;
+pub(super) const MAX_PASSWORD: usize = 512;
 
 /// What kind of Drupal row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +68,8 @@ pub(super) fn verify(s: &str, password: &[u8]) -> Option<bool> {
     } else {
         password
     };
-    if password.len() > MAX_PASSWORD {
+    let digest = if info.sha512 { 64 } else { 16 };
+    if password.len() > MAX_PASSWORD || !within_budget(1 << info.log2, digest, password.len()) {
         return Some(false);
     }
     let salt = inner.get(4..12)?.as_bytes();

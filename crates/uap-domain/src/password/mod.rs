@@ -14,13 +14,16 @@
 //! bcrypt cost ≤ 16; Argon2 memory ≤ 1 GiB and memory × passes ≤ 4 GiB;
 //! scrypt/yescrypt memory ≤ 1 GiB; PBKDF2 ≤ 10,000,000 iterations;
 //! SHA-crypt ≤ 5,000,000 rounds; phpass/Drupal ≤ 2^24 iterations; stored
-//! values ≤ 1024 bytes. Passwords over [`MAX_PASSWORD_BYTES`] are never
+//! values ≤ 1024 bytes; for the families that re-hash the password on
+//! every round (SHA-crypt, phpass, Drupal) rounds × password length ≤ 2^31
+//! bytes (see [`work`]). Passwords over [`MAX_PASSWORD_BYTES`] are never
 //! hashed (`Mismatch`, or [`PasswordError::TooLong`] when hashing), as in
 //! passlib and WordPress. Trailing spaces of a stored value (`CHAR(n)`
 //! padding) are ignored. All digest comparisons are constant-time.
 
 mod argon2;
 mod bcrypt;
+mod cost;
 mod django;
 mod drupal;
 mod encoding;
@@ -43,6 +46,7 @@ mod tests;
 
 use serde::Deserialize;
 
+pub use cost::Work;
 pub use format::HashFormat;
 use format::Kind;
 use upgrade::Decision;
@@ -168,6 +172,11 @@ pub enum PasswordError {
     /// The hashing primitive reported an error.
     #[error("password hashing failed: {0}")]
     Hashing(String),
+    /// The upgrade target is bcrypt of the raw password, and the password is
+    /// longer than the 72 bytes bcrypt keys on: the new hash would silently
+    /// accept any password sharing its first 72 bytes.
+    #[error("password is longer than the {max} bytes bcrypt uses")]
+    TooLongForBcrypt { max: usize },
 }
 
 /// Drops `CHAR(n)` padding.
@@ -205,6 +214,23 @@ pub fn verify(policy: &PasswordPolicy, stored: &str, password: &str) -> Verdict 
     }
 }
 
+/// What verifying `stored` with `password` (after `policy.transform`)
+/// would cost, estimated from the stored parameters and the password length
+/// (see `cost.rs`): [`Work::Unusable`] for what [`verify`] calls
+/// `Unsupported`, [`Work::OverBudget`] for a row [`verify`] answers
+/// `Mismatch` without hashing because its work would exceed the budget.
+#[must_use]
+pub fn work(policy: &PasswordPolicy, stored: &str, password: &str) -> Work {
+    let stored = normalise(stored);
+    let Some(kind) = Kind::identify(stored, policy.legacy_plain_digests) else {
+        return Work::Unusable;
+    };
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Work::Cost(0);
+    }
+    cost::work(&kind, stored, transform::apply(policy.transform, password).len())
+}
+
 /// Whether a row in this format should be upgraded (reported, and
 /// rewritten where [`upgraded_hash`] has a target): the format is weak under
 /// `hash_upgrade_format` and its family is not in `hash_upgrade_skip`.
@@ -233,7 +259,10 @@ pub fn rewritable(policy: &PasswordPolicy, stored: &str) -> bool {
 ///
 /// # Errors
 /// [`PasswordError`] when hashing fails (bad configured parameters,
-/// password too long, no randomness).
+/// password too long, no randomness); [`PasswordError::TooLongForBcrypt`]
+/// when the target is bcrypt of the raw password (phpass → `$2y$`, a bcrypt
+/// cost raise) and the password is over 72 bytes: the row is better kept
+/// than rewritten into one that ignores the password's tail.
 pub fn upgraded_hash(policy: &PasswordPolicy, stored: &str, password: &str) -> Result<Option<String>, PasswordError> {
     let Some(format) = identify(stored, policy) else {
         return Ok(None);
@@ -246,6 +275,9 @@ pub fn upgraded_hash(policy: &PasswordPolicy, stored: &str, password: &str) -> R
     };
     check_length(password)?;
     let password = transform::apply(policy.transform, password);
+    if matches!(rewrite, upgrade::Rewrite::Bcrypt(_)) && password.len() > bcrypt::MAX_PASSWORD {
+        return Err(PasswordError::TooLongForBcrypt { max: bcrypt::MAX_PASSWORD });
+    }
     upgrade::produce(policy, rewrite, &password).map(Some)
 }
 

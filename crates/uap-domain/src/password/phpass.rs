@@ -5,11 +5,15 @@
 //!
 //! phpass accepts log2 counts 7..=30; this module stops at [`MAX_LOG2`]
 //! (2^24 iterations, a few seconds) so a hostile row cannot pin a worker.
-//! WordPress uses 8, phpBB 10, Drupal 7 15.
+//! WordPress uses 8, phpBB 10, Drupal 7 15. Every iteration re-hashes the
+//! password, so the work is also capped per password length (see
+//! `cost.rs`): over `2^log2 × (16 + len)` = 2^31 bytes the row is answered
+//! `Mismatch` without hashing (at 2^24 iterations: passwords over 112 bytes).
 
 use md5::Md5;
 use sha2::Digest;
 
+use super::cost::within_budget;
 use super::encoding::{crypt_b64_encode, ct_eq, is_itoa64, itoa64_index};
 
 /// Highest log2 iteration count verified.
@@ -57,9 +61,13 @@ pub(super) fn identify(s: &str) -> Option<Info> {
     parse(s).map(|(info, _)| info)
 }
 
-/// Verifies; `None` when malformed.
+/// Verifies; `None` when malformed. Over the work budget: `Some(false)`
+/// without hashing.
 pub(super) fn verify(s: &str, password: &[u8]) -> Option<bool> {
     let (info, salt) = parse(s)?;
+    if !within_budget(1 << info.log2, 16, password.len()) {
+        return Some(false);
+    }
     let computed = crypt_b64_encode(&stretch::<Md5>(salt.as_bytes(), password, info.log2));
     Some(ct_eq(computed.as_bytes(), s.get(12..)?.as_bytes()))
 }
@@ -85,5 +93,13 @@ mod tests {
         assert!(identify(&s.replacen("$P$9", "$P$4", 1)).is_none()); // 2^6
         assert!(identify(&s[..33]).is_none());
         assert!(identify("$P$9IQRaTwmé").is_none());
+    }
+
+    #[test]
+    fn over_budget_is_refused_without_hashing() {
+        // 2^24 iterations and a 1 KiB password: 17 GB of MD5 (36 s) before the budget.
+        let max = "$P$9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0".replacen("$P$9", "$P$M", 1);
+        assert_eq!(identify(&max), Some(Info { phpbb: false, log2: 24 }));
+        assert_eq!(verify(&max, &[b'a'; 1024]), Some(false));
     }
 }

@@ -13,13 +13,13 @@
 
 use sha_crypt::{PasswordVerifier as _, ShaCrypt};
 
+use super::cost::WORK_BUDGET_BYTES;
 use super::encoding::{is_itoa64, parse_decimal};
 
 /// Most rounds verified (passlib's default for sha512_crypt is 656,000).
 pub(super) const MAX_ROUNDS: u32 = 5_000_000;
 const MIN_ROUNDS: u32 = 1000;
 const DEFAULT_ROUNDS: u32 = 5000;
-const WORK_BUDGET: u64 = 1 << 31;
 
 /// Which SHA-crypt and how many rounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,11 +59,17 @@ pub(super) fn identify(s: &str) -> Option<Info> {
     ok.then_some(Info { sha512, rounds })
 }
 
-/// Verifies; `None` when malformed.
+/// Whether `rounds × (2·len + 96)` stays within the work budget.
+pub(super) fn within_budget(rounds: u32, len: usize) -> bool {
+    let per_round = 2 * u64::try_from(len).unwrap_or(u64::MAX / 4) + 96;
+    u64::from(rounds).saturating_mul(per_round) <= WORK_BUDGET_BYTES
+}
+
+/// Verifies; `None` when malformed. Over the work budget: `Some(false)`
+/// without hashing.
 pub(super) fn verify(s: &str, password: &[u8]) -> Option<bool> {
     let info = identify(s)?;
-    let per_round = 2 * u64::try_from(password.len()).unwrap_or(u64::MAX / 4) + 96;
-    if u64::from(info.rounds).saturating_mul(per_round) > WORK_BUDGET {
+    if !within_budget(info.rounds, password.len()) {
         return Some(false);
     }
     let hasher = if info.sha512 { ShaCrypt::SHA512 } else { ShaCrypt::SHA256 };

@@ -241,3 +241,22 @@ fn labels_and_families() {
     let django = format!("pbkdf2_sha256$600000$salt${}", "A".repeat(43) + "=");
     assert_eq!(census_label(&p, &django), "django pbkdf2_sha256 (600000 iterations)");
 }
+
+#[test]
+fn bcrypt_upgrades_of_long_passwords_are_refused() {
+    let p = PasswordPolicy { bcrypt_cost: 5, ..fast() };
+    // phpass → $2y$: over 72 bytes the new hash would ignore the tail.
+    let long = "p".repeat(73);
+    let phpass = "$P$9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0";
+    assert_eq!(upgraded_hash(&p, phpass, &long), Err(PasswordError::TooLongForBcrypt { max: 72 }));
+    assert!(upgraded_hash(&p, phpass, &"p".repeat(72)).unwrap().unwrap().starts_with("$2y$05$"));
+    // A bcrypt cost raise too.
+    let bcrypt4 = bcrypt::encode(long.as_bytes(), 4, [0; 16], Prefix::TwoB).unwrap();
+    assert_eq!(upgraded_hash(&p, &bcrypt4, &long), Err(PasswordError::TooLongForBcrypt { max: 72 }));
+    // html_escape counts: 20 `&` are 100 bytes once escaped.
+    let escaping = PasswordPolicy { transform: PasswordTransform::HtmlEscape, ..p.clone() };
+    assert_eq!(upgraded_hash(&escaping, phpass, &"&".repeat(20)), Err(PasswordError::TooLongForBcrypt { max: 72 }));
+    // WordPress's $wp$ pre-hashes: not affected.
+    let wp = wordpress::encode(&long, 4, [0; 16]).unwrap();
+    assert!(upgraded_hash(&p, &wp, &long).unwrap().unwrap().starts_with("$wp$2y$05$"));
+}

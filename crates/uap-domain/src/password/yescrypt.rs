@@ -26,6 +26,13 @@ fn params_ok(encoded: &str) -> bool {
     plain && memory.is_some_and(|m| m <= MAX_MEMORY) && (1..=MAX_P).contains(&p) && r >= 1
 }
 
+/// N, r and p of a well-formed `$y$` string (for the cost estimate).
+pub(super) fn cost_params(s: &str) -> Option<(u64, u32, u32)> {
+    identify(s)?;
+    let params = Params::from_str(s.strip_prefix("$y$")?.split('$').next()?).ok()?;
+    Some((params.n(), params.r(), params.p()))
+}
+
 /// Recognises `$y$<params>$<salt>$<hash>` within the limits.
 pub(super) fn identify(s: &str) -> Option<()> {
     let mut fields = s.strip_prefix("$y$")?.split('$');

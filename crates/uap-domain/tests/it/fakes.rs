@@ -47,6 +47,8 @@ impl BlockingPool for Inline {
         job();
         Ok(())
     }
+
+    async fn pause(&self, _duration: std::time::Duration) {}
 }
 
 /// A host table in a vector; records compare-and-set writes.

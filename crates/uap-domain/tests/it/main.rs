@@ -10,3 +10,4 @@ mod memory_store;
 mod password_vectors;
 mod pipeline;
 mod sessions;
+mod timing;

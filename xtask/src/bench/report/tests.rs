@@ -27,6 +27,20 @@ fn raw(algorithm: &str, per_second: f64) -> RawRate {
     }
 }
 
+fn timing(family: &str, ratio: f64) -> FamilyTiming {
+    FamilyTiming {
+        family: family.into(),
+        requests: 60,
+        wrong_p50_ms: 80.0,
+        unknown_p50_ms: 80.0 * ratio,
+        ratio,
+        slice_min: ratio - 0.05,
+        slice_max: ratio + 0.05,
+        slices: 20,
+        errors: 0,
+    }
+}
+
 /// A run that meets every target.
 fn passing() -> Results {
     Results {
@@ -61,6 +75,7 @@ fn passing() -> Results {
         login_bcrypt: Load { connections: 4, ..load(29.0, 130.0, 180.0) },
         unknown_user: Load { connections: 4, ..load(75.0, 51.0, 70.0) },
         wrong_password: Load { connections: 4, ..load(76.0, 50.0, 69.0) },
+        refusal_timing: vec![timing("md5_crypt", 1.0), timing("bcrypt cost 10", 0.97)],
         idle_rss_embedded_mb: 14.2,
         idle_rss_memory_mb: 12.0,
         rss_after_logins_mb: 150.0,
@@ -89,7 +104,7 @@ fn verdict_of(checks: &[Check], target_part: &str) -> Verdict {
 #[test]
 fn a_run_meeting_every_target_passes_every_check() {
     let checks = checks(&passing());
-    assert_eq!(checks.len(), 12);
+    assert_eq!(checks.len(), 13);
     assert!(checks.iter().all(|c| c.verdict == Verdict::Pass), "{checks:#?}");
 }
 
@@ -109,11 +124,18 @@ fn each_target_fails_on_its_own_figure() {
     r.login_argon2.per_second = 71.0; // 0.89× raw
     assert_eq!(verdict_of(&checks(&r), "login argon2id"), Verdict::Fail);
 
+    // The 4-connection halves carry no target any more: the per-family rows do.
     let mut r = passing();
     r.unknown_user.p50_ms = 56.0; // 1.12× wrong password
-    assert_eq!(verdict_of(&checks(&r), "unknown-user"), Verdict::Fail);
-    r.unknown_user.p50_ms = 44.0; // 0.88×
-    assert_eq!(verdict_of(&checks(&r), "unknown-user"), Verdict::Fail);
+    assert!(checks(&r).iter().all(|c| c.verdict == Verdict::Pass));
+
+    let mut r = passing();
+    r.refusal_timing[1] = timing("bcrypt cost 10", 0.61);
+    let c = checks(&r);
+    assert_eq!(verdict_of(&c, "refused login timing (bcrypt cost 10)"), Verdict::Fail);
+    assert_eq!(verdict_of(&c, "refused login timing (md5_crypt)"), Verdict::Pass);
+    r.refusal_timing[1] = FamilyTiming { errors: 3, ..timing("bcrypt cost 10", 1.0) };
+    assert_eq!(verdict_of(&checks(&r), "refused login timing (bcrypt cost 10)"), Verdict::Fail);
 
     let mut r = passing();
     r.idle_rss_embedded_mb = 30.5;
@@ -169,7 +191,7 @@ fn errors_fail_the_targets_that_use_the_scenario() {
 
     let mut r = passing();
     r.wrong_password.errors = 1;
-    assert_eq!(verdict_of(&checks(&r), "unknown-user"), Verdict::Fail);
+    assert!(rows(&r)[10].notes.starts_with("⚠ 1 errors of"), "{}", rows(&r)[10].notes);
 
     let mut r = passing();
     r.sessions.created = 99_990;
@@ -181,7 +203,7 @@ fn errors_fail_the_targets_that_use_the_scenario() {
 fn the_table_has_a_row_per_figure_in_the_issues_order() {
     let rows = rows(&passing());
     let scenarios: Vec<&str> = rows.iter().map(|r| r.scenario.as_str()).collect();
-    assert_eq!(rows.len(), 17, "{scenarios:#?}");
+    assert_eq!(rows.len(), 19, "{scenarios:#?}");
     assert!(scenarios[0].starts_with("trivial"));
     assert!(scenarios[1].contains("embedded"));
     assert!(scenarios[4].starts_with("batch validate, 100 tokens"));
@@ -192,10 +214,14 @@ fn the_table_has_a_row_per_figure_in_the_issues_order() {
     assert_eq!(rows[5].notes, "the login limit; 81.6 / 78.4 verifies/s before / after the logins");
     assert_eq!(rows[6].ratio, "0.95× raw");
     assert_eq!(rows[10].ratio, "unknown/wrong p50 = 1.02");
-    assert_eq!(rows[13].throughput, "150.0 MB");
-    assert_eq!(rows[14].scenario, "RSS after 100,000 sessions created, memory store");
-    assert_eq!(rows[14].throughput, "96.3 MB");
-    assert_eq!(rows[14].notes, "100,000 logins of 100,000 distinct users (md5_crypt) in 31.4 s");
+    assert_eq!(rows[12].scenario, "refused login, bcrypt cost 10: wrong password vs unknown user, 1 conn");
+    assert_eq!(rows[12].throughput, "60 + 60 requests");
+    assert_eq!(rows[12].ratio, "unknown/wrong p50 = 0.97");
+    assert_eq!(rows[12].notes, "p50 80.00 ms wrong / 77.60 ms unknown; per-slice ratio 0.92–1.02 over 20 slices");
+    assert_eq!(rows[15].throughput, "150.0 MB");
+    assert_eq!(rows[16].scenario, "RSS after 100,000 sessions created, memory store");
+    assert_eq!(rows[16].throughput, "96.3 MB");
+    assert_eq!(rows[16].notes, "100,000 logins of 100,000 distinct users (md5_crypt) in 31.4 s");
 }
 
 #[test]
@@ -227,7 +253,7 @@ fn renders_markdown() {
     // Every line of the first table has the same number of unescaped separators.
     let table: Vec<&str> =
         text.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')).collect();
-    assert_eq!(table.len(), 2 + 17);
+    assert_eq!(table.len(), 2 + 19);
     let pipes = |l: &str| l.replace("\\|", "").matches('|').count();
     assert!(table.iter().all(|l| pipes(l) == 7), "{table:#?}");
 }
@@ -243,7 +269,8 @@ fn json_names_every_figure_and_check() {
     assert_eq!(value["results"]["raw_argon2"]["threads"], 2);
     assert_eq!(value["results"]["machine"]["cores"], 2);
     assert_eq!(value["results"]["sessions"]["created"], 100_000);
-    assert_eq!(value["checks"].as_array().unwrap().len(), 12);
+    assert_eq!(value["checks"].as_array().unwrap().len(), 13);
+    assert_eq!(value["results"]["refusal_timing"][0]["family"], "md5_crypt");
     assert_eq!(value["checks"][1]["verdict"], "skipped");
     assert_eq!(value["checks"][0]["verdict"], "pass");
 }
