@@ -30,6 +30,8 @@ pub struct AuthSettings {
     pub policy: PasswordPolicy,
     /// IPv6 clients share a hashing fairness key per network of this length.
     pub address_ipv6_prefix: u8,
+    /// The most a refused login waits for the response floor.
+    pub refusal_floor_max: std::time::Duration,
 }
 
 impl AuthSettings {
@@ -44,6 +46,7 @@ impl AuthSettings {
             filter: UserDataFilter::from_settings(settings),
             policy: settings.password_policy(),
             address_ipv6_prefix: settings.address_ipv6_prefix,
+            refusal_floor_max: std::time::Duration::from_millis(settings.refusal_floor_max_ms),
         }
     }
 }
@@ -327,7 +330,8 @@ impl AuthService {
     /// A refusal, returned no earlier than `start` + the response floor.
     async fn refused(&self, start: OffsetDateTime, reason: &'static str, user_id: Option<String>) -> Refused {
         let elapsed = std::time::Duration::try_from(self.clock.now() - start).unwrap_or_default();
-        if let Some(remaining) = self.timing.floor().checked_sub(elapsed).filter(|r| !r.is_zero()) {
+        let floor = self.timing.floor().min(self.settings.refusal_floor_max);
+        if let Some(remaining) = floor.checked_sub(elapsed).filter(|r| !r.is_zero()) {
             self.pool.pause(remaining).await;
         }
         Refused { reason, user_id, block: None }

@@ -244,6 +244,9 @@ pub struct Settings {
     /// [2] password checks of one client address queued or running at once
     /// (0 = no per-address cap).
     pub address_hash_concurrency: usize,
+    /// [2000] the most a refused login waits for the response floor, in
+    /// milliseconds (0 = no floor; the dummy verification still runs).
+    pub refusal_floor_max_ms: u64,
     /// [[]] the ordered login pipeline (CONTRACT §4).
     pub middleware_stack: Vec<MiddlewareEntry>,
     /// AEAD key (32 bytes, hex or base64) for TOTP secrets at rest; required
@@ -341,6 +344,7 @@ impl Default for Settings {
             rate_limit_window: 300,
             block_duration: 900,
             address_max_failures: 100,
+            refusal_floor_max_ms: 2000,
             address_ipv6_prefix: 64,
             address_hash_concurrency: 2,
             middleware_stack: Vec::new(),

@@ -137,6 +137,9 @@ impl Settings {
         if self.address_max_failures == 1 {
             errors.push(ConfigError::new("address_max_failures", "must be 0 (off) or at least 2"));
         }
+        if self.refusal_floor_max_ms > 10_000 {
+            errors.push(ConfigError::new("refusal_floor_max_ms", "must be at most 10000 (10 s)"));
+        }
         if self.address_ipv6_prefix > 128 {
             errors.push(ConfigError::new("address_ipv6_prefix", "must be between 0 and 128"));
         }
@@ -242,6 +245,13 @@ mod tests {
         let off =
             Settings { address_max_failures: 0, address_ipv6_prefix: 128, address_hash_concurrency: 0, ..valid() };
         assert_eq!(off.validate(), Ok(()));
+    }
+
+    #[test]
+    fn refusal_floor_is_bounded() {
+        let settings = Settings { refusal_floor_max_ms: 10_001, ..valid() };
+        assert_eq!(keys(&settings), vec!["refusal_floor_max_ms"]);
+        assert_eq!(Settings { refusal_floor_max_ms: 0, ..valid() }.validate(), Ok(()));
     }
 
     #[test]
