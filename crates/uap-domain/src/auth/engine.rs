@@ -250,6 +250,13 @@ impl AuthService {
         };
         let active = user.active != Some(false);
         let checked = self.check(&fairness, &stored, password, active).await?;
+        let family = password::identify(&stored, &settings.policy).map_or("unknown", |f| f.family_name());
+        let outcome = match checked.verdict {
+            Verdict::Match => "match",
+            Verdict::Mismatch => "mismatch",
+            Verdict::Unsupported => "unsupported",
+        };
+        self.pipeline.observer().password_verified(family, outcome);
         let reason = match checked.verdict {
             Verdict::Unsupported => "unsupported_hash_format",
             Verdict::Mismatch => "wrong_password",
