@@ -192,3 +192,55 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use uap_domain::config::AlertSettings;
+
+    use super::Evaluator;
+    use crate::metrics::Metrics;
+
+    fn value(values: &[(&'static str, Option<f64>)], name: &str) -> Option<f64> {
+        values.iter().find(|(n, _)| *n == name).and_then(|(_, v)| *v)
+    }
+
+    #[test]
+    fn measures_come_from_the_metrics_of_the_interval_and_the_minute() {
+        let metrics = Metrics::new().unwrap();
+        let settings = AlertSettings { failed_auth_per_minute: Some(1), error_rate: Some(0.1), ..Default::default() };
+        let mut evaluator = Evaluator::new(metrics.clone(), &settings);
+        assert_eq!(evaluator.rules.len(), 2);
+        assert_eq!(metrics.alert_active.with_label_values(&["error_rate"]).get(), 0);
+        let start = Instant::now();
+
+        // 19 fast requests and one slow 5xx.
+        for _ in 0..19 {
+            metrics.record_http("GET", "/api/v1/auth/validate", "200", 0.002);
+        }
+        metrics.record_http("POST", "/api/v1/auth/authenticate", "503", 0.4);
+        metrics.logins.with_label_values(&["failure"]).inc_by(3);
+        metrics.active_sessions.set(7);
+        let values = evaluator.measure(start);
+        assert_eq!(value(&values, "failed_auth_per_minute"), Some(3.0));
+        assert_eq!(value(&values, "error_rate"), Some(0.05));
+        assert_eq!(value(&values, "p95_latency_ms"), Some(2.5), "19 of 20 within the 2.5 ms bucket");
+        assert_eq!(value(&values, "active_sessions"), Some(7.0));
+
+        // The next interval: only slow requests; failures still in the minute.
+        metrics.record_http("GET", "/api/v1/auth/validate", "200", 0.3);
+        let values = evaluator.measure(start + Duration::from_secs(30));
+        assert_eq!(value(&values, "p95_latency_ms"), Some(500.0));
+        assert_eq!(value(&values, "error_rate"), Some(0.0));
+        assert_eq!(value(&values, "failed_auth_per_minute"), Some(3.0));
+
+        // A minute later the failures have left the window; no requests.
+        metrics.logins.with_label_values(&["failure"]).inc();
+        let values = evaluator.measure(start + Duration::from_secs(61));
+        assert_eq!(value(&values, "failed_auth_per_minute"), Some(1.0));
+        assert_eq!(value(&values, "p95_latency_ms"), None);
+        let values = evaluator.measure(start + Duration::from_secs(125));
+        assert_eq!(value(&values, "failed_auth_per_minute"), Some(0.0));
+    }
+}
