@@ -154,29 +154,36 @@ pub async fn add_headers(
     let id = request_id(&request);
     let docs = request.path().starts_with("/docs");
     let method = method_label(request.method());
-    let route = request.match_pattern();
-    let state = request.app_data::<web::Data<AppState>>().cloned();
     let access_log = access_log_enabled();
-    let client = match &state {
-        Some(state) if access_log => state.client_ip.resolve(request.request()),
-        _ => None,
+    // Only with the access log on: the client address (no work otherwise).
+    let client = if access_log {
+        request.app_data::<web::Data<AppState>>().and_then(|state| state.client_ip.resolve(request.request()))
+    } else {
+        None
     };
     let outcome = next.call(request).await;
-    let (status, user) = match &outcome {
-        Ok(response) => (response.status(), response.response().extensions().get::<LoggedUser>().cloned()),
-        Err(err) => (err.as_response_error().status_code(), None),
-    };
     let elapsed = started.elapsed();
-    let route = route.as_deref().unwrap_or("unmatched");
-    if let Some(state) = &state {
-        state.metrics.record_http(method, route, status.as_str(), elapsed.as_secs_f64());
-    }
+    // Handlers turn their errors into responses, so `Err` is rare here (no
+    // route template, no state): it is logged, not counted.
+    let (status, route, user) = match &outcome {
+        Ok(response) => {
+            let route = response.request().match_pattern();
+            let status = response.status();
+            if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+                let route = route.as_deref().unwrap_or("unmatched");
+                state.metrics.record_http(method, route, status.as_str(), elapsed.as_secs_f64());
+            }
+            let user = if access_log { response.response().extensions().get::<LoggedUser>().cloned() } else { None };
+            (status, route, user)
+        }
+        Err(err) => (err.as_response_error().status_code(), None, None),
+    };
     if access_log {
         tracing::info!(
             target: "uap::access",
             request_id = id.to_str().unwrap_or_default(),
             method,
-            route,
+            route = route.as_deref().unwrap_or("unmatched"),
             status = status.as_u16(),
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             client_address = client.map(|ip| ip.to_string()),
