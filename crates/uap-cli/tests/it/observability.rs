@@ -83,6 +83,25 @@ async fn start_logged(config: &Path, port: u16, log: &Path) -> Server {
     }
 }
 
+/// SIGTERM, then waits for a clean exit; shows the log's end if it does not come.
+async fn stop(mut server: Server, log: &Path) {
+    let pid = server.child.id().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "uap exited with {status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let output = read(log);
+            let tail: Vec<&str> = output.lines().rev().take(40).collect();
+            panic!("uap did not stop on SIGTERM; last lines (newest first):\n{}", tail.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn read(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
 }
@@ -170,7 +189,8 @@ fn expect(samples: &[(Sample, f64)], name: &str, labels: &[(&str, &str)], want: 
 #[tokio::test]
 async fn metric_values_move_after_a_scripted_flow() {
     let (dir, config, port) = setup("max_attempts = 3\nhash_upgrade = \"write_back\"\n", None);
-    let server = start_logged(&config, port, &dir.path().join("uap.log")).await;
+    let log = dir.path().join("uap.log");
+    let server = start_logged(&config, port, &log).await;
     let before = scrape(&server).await;
     assert_eq!(value(&before, "uap_active_sessions", &[]), 0.0);
 
@@ -236,7 +256,7 @@ async fn metric_values_move_after_a_scripted_flow() {
     let (status, _) = post(&server, "/api/v1/auth/logout", Some(&token), json!({})).await;
     assert_eq!(status, 200);
     metrics_until(&server, |m| expect(m, "uap_active_sessions", &[], 0.0)).await;
-    assert!(server.terminate().success());
+    stop(server, &log).await;
 }
 
 /// TOTP codes for an enrolled secret against the wall clock (the server's).
@@ -282,7 +302,7 @@ async fn postgres_with_password() -> Option<(TestDb, String, String, String)> {
 async fn a_full_flow_logs_json_records_and_no_secret() {
     let pg = postgres_with_password().await;
     let extra = format!(
-        "log_format = \"json\"\nrefresh_reuse_grace_seconds = 0\nadmin_api_key = \"{ADMIN_KEY}\"\nencryption_key = \"{AEAD_KEY}\"\n\
+        "log_format = \"json\"\ndebug = true\nrefresh_reuse_grace_seconds = 0\nadmin_api_key = \"{ADMIN_KEY}\"\nencryption_key = \"{AEAD_KEY}\"\n\
          [[middleware_stack]]\nname = \"mfa\"\nenabled = true\nissuer = \"Acme\"\n"
     );
     let (dir, config, port) = setup(&extra, pg.as_ref().map(|(_, _, _, url)| url.as_str()));
@@ -333,7 +353,7 @@ async fn a_full_flow_logs_json_records_and_no_secret() {
     assert_eq!(validate(&server, &new_token).await, 401);
     // The refresh token reused after its rotation: suspicious activity.
     assert_eq!(post(&server, "/api/v1/auth/refresh", None, json!({"refresh_token": refresh_token})).await.0, 401);
-    assert!(server.terminate().success());
+    stop(server, &log).await;
 
     let output = read(&log);
     let mut secrets: Vec<(&str, String)> = vec![
@@ -428,7 +448,7 @@ async fn failed_logins_over_the_threshold_fire_a_signed_alert() {
 
     let metrics = scrape(&server).await;
     assert_eq!(value(&metrics, "uap_alert_active", &[("alert", "failed_auth_per_minute")]), 1.0);
-    assert!(server.terminate().success());
+    stop(server, &log).await;
     let output = read(&log);
     let warned = output.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|r| {
         r["message"] == "alert"
