@@ -26,7 +26,8 @@ pub struct AlertSender {
 
 impl fmt::Debug for AlertSender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AlertSender").field("url", &self.url).finish_non_exhaustive()
+        // The URL may carry credentials: not shown.
+        f.debug_struct("AlertSender").finish_non_exhaustive()
     }
 }
 

@@ -138,7 +138,29 @@ impl Evaluator {
     }
 }
 
+impl Evaluator {
+    /// Measures, compares with every threshold, updates `uap_alert_active`
+    /// and returns the rules whose state changed.
+    fn evaluate(&mut self, now: Instant) -> Vec<Transition> {
+        let values = self.measure(now);
+        let mut transitions = Vec::new();
+        for rule in &mut self.rules {
+            let Some(value) = values.iter().find(|(name, _)| *name == rule.name).and_then(|(_, v)| *v) else {
+                continue;
+            };
+            let firing = value > rule.threshold;
+            if firing != rule.firing {
+                rule.firing = firing;
+                self.metrics.alert_active.with_label_values(&[rule.name]).set(i64::from(firing));
+                transitions.push(Transition { name: rule.name, firing, value, threshold: rule.threshold });
+            }
+        }
+        transitions
+    }
+}
+
 /// A change of state to report.
+#[derive(Debug, PartialEq)]
 struct Transition {
     name: &'static str,
     firing: bool,
@@ -160,19 +182,7 @@ pub async fn run(
     tick.tick().await;
     loop {
         tick.tick().await;
-        let values = evaluator.measure(Instant::now());
-        let mut transitions = Vec::new();
-        for rule in &mut evaluator.rules {
-            let Some(value) = values.iter().find(|(name, _)| *name == rule.name).and_then(|(_, v)| *v) else {
-                continue;
-            };
-            let firing = value > rule.threshold;
-            if firing != rule.firing {
-                rule.firing = firing;
-                evaluator.metrics.alert_active.with_label_values(&[rule.name]).set(i64::from(firing));
-                transitions.push(Transition { name: rule.name, firing, value, threshold: rule.threshold });
-            }
-        }
+        let transitions = evaluator.evaluate(Instant::now());
         for t in transitions {
             let state = if t.firing { "firing" } else { "resolved" };
             tracing::warn!(target: "uap::alert", alert = t.name, state, value = t.value, threshold = t.threshold, "alert");
@@ -199,7 +209,7 @@ mod tests {
 
     use uap_domain::config::AlertSettings;
 
-    use super::Evaluator;
+    use super::{Evaluator, Transition};
     use crate::metrics::Metrics;
 
     fn value(values: &[(&'static str, Option<f64>)], name: &str) -> Option<f64> {
@@ -242,5 +252,27 @@ mod tests {
         assert_eq!(value(&values, "p95_latency_ms"), None);
         let values = evaluator.measure(start + Duration::from_secs(125));
         assert_eq!(value(&values, "failed_auth_per_minute"), Some(0.0));
+    }
+
+    #[test]
+    fn a_crossing_fires_once_and_the_return_resolves() {
+        let metrics = Metrics::new().unwrap();
+        let settings = AlertSettings { active_sessions: Some(10), ..Default::default() };
+        let mut evaluator = Evaluator::new(metrics.clone(), &settings);
+        let gauge = || metrics.alert_active.with_label_values(&["active_sessions"]).get();
+        let start = Instant::now();
+
+        metrics.active_sessions.set(10);
+        assert_eq!(evaluator.evaluate(start), vec![], "at the threshold: not above");
+        metrics.active_sessions.set(11);
+        let fired = Transition { name: "active_sessions", firing: true, value: 11.0, threshold: 10.0 };
+        assert_eq!(evaluator.evaluate(start + Duration::from_secs(1)), vec![fired]);
+        assert_eq!(gauge(), 1);
+        metrics.active_sessions.set(12);
+        assert_eq!(evaluator.evaluate(start + Duration::from_secs(2)), vec![], "still firing: no new transition");
+        metrics.active_sessions.set(3);
+        let resolved = Transition { name: "active_sessions", firing: false, value: 3.0, threshold: 10.0 };
+        assert_eq!(evaluator.evaluate(start + Duration::from_secs(3)), vec![resolved]);
+        assert_eq!(gauge(), 0);
     }
 }
