@@ -228,6 +228,7 @@ async fn metric_values_move_after_a_scripted_flow() {
         expect(m, "uap_login_attempts_total", &[("outcome", "success")], 1.0)?;
         expect(m, "uap_login_attempts_total", &[("outcome", "failure")], refused + 1.0)?;
         expect(m, "uap_rate_limit_blocks_total", &[("reason", "rate_limited")], 1.0)?;
+        expect(m, "uap_security_events_total", &[("event", "ACCOUNT_LOCKED")], 1.0)?;
         expect(m, "uap_active_sessions", &[], 1.0)?;
         let lookups = value(m, "uap_session_cache_hits_total", &[]) + value(m, "uap_session_cache_misses_total", &[]);
         if lookups < 3.0 || value(m, "uap_session_cache_hits_total", &[]) < 1.0 {
@@ -257,6 +258,15 @@ async fn metric_values_move_after_a_scripted_flow() {
     assert_eq!(status, 200);
     metrics_until(&server, |m| expect(m, "uap_active_sessions", &[], 0.0)).await;
     stop(server, &log).await;
+    // The lockout is also a WARN security_event record (JSON lines by default).
+    let output = read(&log);
+    let locked = output.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).any(|r| {
+        r["message"] == "security_event"
+            && r["event"] == "ACCOUNT_LOCKED"
+            && r["level"] == "WARN"
+            && r["user_id"] == "2"
+    });
+    assert!(locked, "no ACCOUNT_LOCKED security_event:\n{output}");
 }
 
 /// TOTP codes for an enrolled secret against the wall clock (the server's).
