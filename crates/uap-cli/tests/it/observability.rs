@@ -264,7 +264,7 @@ async fn metric_values_move_after_a_scripted_flow() {
         r["message"] == "security_event"
             && r["event"] == "ACCOUNT_LOCKED"
             && r["level"] == "WARN"
-            && r["user_id"] == "2"
+            && r["client_address"] == "127.0.0.1"
     });
     assert!(locked, "no ACCOUNT_LOCKED security_event:\n{output}");
 }
