@@ -47,12 +47,14 @@
 //! // `(now_unix - timestamp).abs() <= 300`.
 //! ```
 
+mod alert;
 mod captcha;
 mod error;
 mod response;
 mod signature;
 mod webhook;
 
+pub use alert::AlertSender;
 pub use captcha::{CaptchaProvider, HttpCaptchaVerifier};
 pub use error::BuildError;
 pub use signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature};

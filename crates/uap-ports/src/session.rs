@@ -183,6 +183,17 @@ pub trait SessionStore: Send + Sync + 'static {
     /// As [`SessionStore::create`].
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 
+    /// How many active sessions have not expired at `now`
+    /// (`uap_active_sessions`, read every few seconds): `None` when the
+    /// store cannot count cheaply.
+    ///
+    /// # Errors
+    /// As [`SessionStore::create`].
+    async fn count_active(&self, now: OffsetDateTime) -> Result<Option<u64>, StoreError> {
+        let _ = now;
+        Ok(None)
+    }
+
     /// Checks that the store answers.
     ///
     /// # Errors

@@ -74,6 +74,12 @@ impl Keys {
         format!("{}rl:{}:{}:{}", self.prefix, key.kind.len(), key.kind, key.value)
     }
 
+    /// `Pactive`: every active session id scored by its `expires_at` (µs),
+    /// for a cheap count (`ZCOUNT`). Best effort, outside the user slots.
+    pub(crate) fn active_index(&self) -> String {
+        format!("{}active", self.prefix)
+    }
+
     /// `Pevents`: the event bus channel.
     pub(crate) fn events(&self) -> String {
         format!("{}events", self.prefix)

@@ -37,6 +37,7 @@
 //! | `Psession:<session_id>` | string | pointer: the session's user tag `T` | with its record |
 //! | `Pfamily:<family_id>` | set | pointer: the user tag(s) of a refresh chain | extended to its newest member's expiry |
 //! | `Prl:<len(kind)>:<kind>:<value>` | hash | rate-limit counter: `count`, `start`, `until` (µs) | window or block + 1 s, set by every write |
+//! | `Pactive` | sorted set | every active session id, scored by `expires_at` (µs): `count_active` is one `ZCOUNT`; kept in step best effort after each write (outside the user slots), trimmed by the purge | members leave on delete, rotation and purge |
 //! | `Pevents` | channel | JSON [`BusEvent`](uap_ports::BusEvent)s | — |
 //!
 //! # Cluster design: everything of one user in one slot

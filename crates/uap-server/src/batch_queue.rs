@@ -51,6 +51,14 @@ pub struct BatchQueue<T> {
     tx: mpsc::Sender<T>,
 }
 
+impl<T> BatchQueue<T> {
+    /// Records waiting for the writer (`uap_audit_queue_depth`).
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity().saturating_sub(self.tx.capacity())
+    }
+}
+
 impl<T> Clone for BatchQueue<T> {
     fn clone(&self) -> Self {
         Self { tx: self.tx.clone() }

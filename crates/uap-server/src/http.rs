@@ -1,12 +1,14 @@
 //! The actix-web application: routes, JSON error bodies for every extractor
 //! failure, security headers, request ids, CORS, body limits.
 
+use std::time::Instant;
+
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, JsonPayloadError};
-use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{Condition, Next};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -15,6 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::handlers::{audit, authenticate, health, mfa, sessions, validate};
 use crate::openapi::ApiDoc;
+use crate::state::AppState;
 use crate::{admin, metrics};
 
 /// Registers every route and extractor configuration.
@@ -113,15 +116,82 @@ fn request_id(request: &ServiceRequest) -> HeaderValue {
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
-/// Security headers and `X-Request-Id` on every response (use with
-/// `actix_web::middleware::from_fn`).
+/// The HTTP method as a metric label (a fixed set).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::HEAD => "HEAD",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+/// Whether the access log (target `uap::access`, INFO) is on.
+#[must_use]
+pub fn access_log_enabled() -> bool {
+    tracing::enabled!(target: "uap::access", tracing::Level::INFO)
+}
+
+/// The user a handler identified, for the access log (set as a response
+/// extension by handlers that know it).
+#[derive(Debug, Clone)]
+pub struct LoggedUser(pub String);
+
+/// Security headers and `X-Request-Id` on every response, HTTP metrics by
+/// route template (`uap_http_requests_total`,
+/// `uap_http_request_duration_seconds`) and, at INFO, one access-log record
+/// per request (target `uap::access`). Use with
+/// `actix_web::middleware::from_fn`.
 pub async fn add_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
     let id = request_id(&request);
     let docs = request.path().starts_with("/docs");
-    let mut response = next.call(request).await?;
+    let method = method_label(request.method());
+    let access_log = access_log_enabled();
+    // Only with the access log on: the client address (no work otherwise).
+    let client = if access_log {
+        request.app_data::<web::Data<AppState>>().and_then(|state| state.client_ip.resolve(request.request()))
+    } else {
+        None
+    };
+    let outcome = next.call(request).await;
+    let elapsed = started.elapsed();
+    // Handlers turn their errors into responses, so `Err` is rare here (no
+    // route template, no state): it is logged, not counted.
+    let (status, route, user) = match &outcome {
+        Ok(response) => {
+            let route = response.request().match_pattern();
+            let status = response.status();
+            if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+                let route = route.as_deref().unwrap_or("unmatched");
+                state.metrics.record_http(method, route, status.as_str(), elapsed.as_secs_f64());
+            }
+            let user = if access_log { response.response().extensions().get::<LoggedUser>().cloned() } else { None };
+            (status, route, user)
+        }
+        Err(err) => (err.as_response_error().status_code(), None, None),
+    };
+    if access_log {
+        tracing::info!(
+            target: "uap::access",
+            request_id = id.to_str().unwrap_or_default(),
+            method,
+            route = route.as_deref().unwrap_or("unmatched"),
+            status = status.as_u16(),
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            client_address = client.map(|ip| ip.to_string()),
+            user_id = user.as_ref().map(|u| u.0.as_str()),
+            "request"
+        );
+    }
+    let mut response = outcome?;
     let headers = response.headers_mut();
     let csp = if docs { DOCS_CSP } else { API_CSP };
     for (name, value) in [

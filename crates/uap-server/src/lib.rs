@@ -5,6 +5,7 @@
 //! Handlers stay thin: parse the wire type, call the domain, map the result.
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod batch_queue;
@@ -12,6 +13,7 @@ pub mod client_ip;
 pub mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod pipeline;
 pub mod pool;

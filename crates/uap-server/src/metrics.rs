@@ -1,14 +1,27 @@
-//! Prometheus metrics (`GET /metrics`): the design document's names.
+//! Prometheus metrics (`GET /metrics`): the design document's names plus
+//! HTTP, password, session-cache, audit-queue and alert metrics. Every label
+//! takes values from a fixed set (route templates, status codes, hash
+//! families, event names), so cardinality stays bounded. Updates are atomic
+//! counter/gauge/histogram operations; gauges that need a query
+//! (`uap_active_sessions`) are refreshed by a background loop
+//! ([`crate::observe`]).
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::{HttpResponse, get, web};
-use prometheus::{Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 use uap_domain::auth::TimingSnapshot;
 use uap_domain::pipeline::RunObserver;
 
 use crate::protected::ProtectionMetrics;
+use crate::session_cache::CacheStats;
 use crate::state::AppState;
+
+/// Latency buckets (seconds) of the HTTP histogram.
+const HTTP_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// The registry and the metrics UAP updates.
 #[derive(Clone)]
@@ -22,6 +35,33 @@ pub struct Metrics {
     pub middleware: HistogramVec,
     /// Host-database protection.
     pub host: ProtectionMetrics,
+    /// `uap_database_connections_active`: host pool connections in use.
+    pub db_connections: IntGauge,
+    /// `uap_active_sessions`.
+    pub active_sessions: IntGauge,
+    /// `uap_cache_hit_rate`: session read-cache hits / lookups over the last
+    /// refresh interval.
+    pub cache_hit_rate: Gauge,
+    /// `uap_session_cache_hits_total`, `uap_session_cache_misses_total`.
+    pub cache: CacheStats,
+    /// `uap_http_requests_total{method,route,status}`.
+    pub http_requests: IntCounterVec,
+    /// `uap_http_request_duration_seconds{route}`.
+    pub http_duration: HistogramVec,
+    /// `uap_password_verifications_total{format,outcome}`.
+    pub verifications: IntCounterVec,
+    /// `uap_password_hash_upgrades_total{from,to}`.
+    pub hash_upgrades: IntCounterVec,
+    /// `uap_login_attempts_total{outcome}` (`success`, `failure`).
+    pub logins: IntCounterVec,
+    /// `uap_rate_limit_blocks_total{reason}`.
+    pub rate_limit_blocks: IntCounterVec,
+    /// `uap_security_events_total{event}`.
+    pub security_events: IntCounterVec,
+    /// `uap_audit_queue_depth`.
+    pub audit_queue_depth: IntGauge,
+    /// `uap_alert_active{alert}` (0/1).
+    pub alert_active: IntGaugeVec,
     /// `uap_password_dummy_verifications_total{reason}`: refusals that also
     /// verified the dummy hash (copied from the domain at each scrape).
     dummy_verifications: IntCounterVec,
@@ -37,6 +77,24 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+    let metric = IntCounterVec::new(Opts::new(name, help), labels)?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntGauge> {
+    let metric = IntGauge::new(name, help)?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    let metric = IntCounter::new(name, help)?;
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
 impl Metrics {
     /// A fresh registry with every metric registered.
     ///
@@ -44,8 +102,11 @@ impl Metrics {
     /// Only on a duplicate registration (a bug).
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let requests = IntCounterVec::new(
-            Opts::new("uap_authentication_requests_total", "Authentication requests by method and status"),
+        let r = &registry;
+        let requests = counter_vec(
+            r,
+            "uap_authentication_requests_total",
+            "Authentication requests by method and status",
             &["method", "status"],
         )?;
         let duration = HistogramVec::new(
@@ -58,46 +119,92 @@ impl Metrics {
                 .buckets(vec![0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
             &["middleware_name"],
         )?;
-        registry.register(Box::new(requests.clone()))?;
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("uap_http_request_duration_seconds", "HTTP request latency by route template")
+                .buckets(HTTP_BUCKETS.to_vec()),
+            &["route"],
+        )?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(middleware.clone()))?;
+        registry.register(Box::new(http_duration.clone()))?;
         let host = ProtectionMetrics {
-            in_flight: IntGauge::new("uap_database_connections_active", "Host-database lookups in flight")?,
-            rejections: IntCounterVec::new(
-                Opts::new("uap_host_directory_rejections_total", "Host lookups refused without querying"),
+            in_flight: gauge(r, "uap_host_directory_lookups_in_flight", "Host-database lookups in flight")?,
+            rejections: counter_vec(
+                r,
+                "uap_host_directory_rejections_total",
+                "Host lookups refused without querying",
                 &["reason"],
             )?,
-            circuit_open: IntGauge::new(
-                "uap_host_directory_circuit_open",
-                "1 while the host-database circuit is open",
-            )?,
+            circuit_open: gauge(r, "uap_host_directory_circuit_open", "1 while the host-database circuit is open")?,
         };
-        registry.register(Box::new(host.in_flight.clone()))?;
-        registry.register(Box::new(host.rejections.clone()))?;
-        registry.register(Box::new(host.circuit_open.clone()))?;
-        let dummy_verifications = IntCounterVec::new(
-            Opts::new(
-                "uap_password_dummy_verifications_total",
-                "Refused logins that also verified the dummy hash (unknown user, no or unusable stored hash, \
-                 stored format cheaper than the preferred scheme)",
-            ),
+        let dummy_verifications = counter_vec(
+            r,
+            "uap_password_dummy_verifications_total",
+            "Refused logins that also verified the dummy hash (unknown user, no or unusable stored hash, \
+             stored format cheaper than the preferred scheme)",
             &["reason"],
         )?;
         let refusal_floor = Gauge::new(
             "uap_login_refusal_floor_seconds",
             "The earliest a refused credential check answers (the slowest format's running median)",
         )?;
-        registry.register(Box::new(dummy_verifications.clone()))?;
         registry.register(Box::new(refusal_floor.clone()))?;
+        let cache_hit_rate = Gauge::new("uap_cache_hit_rate", "Session read-cache hits / lookups, last interval")?;
+        registry.register(Box::new(cache_hit_rate.clone()))?;
         Ok(Self {
-            registry,
             requests,
             duration,
             middleware,
             host,
+            db_connections: gauge(r, "uap_database_connections_active", "Host-database pool connections in use")?,
+            active_sessions: gauge(r, "uap_active_sessions", "Active, unexpired sessions")?,
+            cache_hit_rate,
+            cache: CacheStats {
+                hits: counter(r, "uap_session_cache_hits_total", "Session reads answered by the read cache")?,
+                misses: counter(r, "uap_session_cache_misses_total", "Session reads that went to the store")?,
+            },
+            http_requests: counter_vec(
+                r,
+                "uap_http_requests_total",
+                "HTTP requests by method, route template and status",
+                &["method", "route", "status"],
+            )?,
+            http_duration,
+            verifications: counter_vec(
+                r,
+                "uap_password_verifications_total",
+                "Password verifications of stored hashes by hash family and outcome",
+                &["format", "outcome"],
+            )?,
+            hash_upgrades: counter_vec(
+                r,
+                "uap_password_hash_upgrades_total",
+                "Stored hashes rewritten at login, by family",
+                &["from", "to"],
+            )?,
+            logins: counter_vec(r, "uap_login_attempts_total", "Login attempts by outcome", &["outcome"])?,
+            rate_limit_blocks: counter_vec(
+                r,
+                "uap_rate_limit_blocks_total",
+                "Logins refused by a rate limit",
+                &["reason"],
+            )?,
+            security_events: counter_vec(
+                r,
+                "uap_security_events_total",
+                "Lockouts and suspicious activity",
+                &["event"],
+            )?,
+            audit_queue_depth: gauge(r, "uap_audit_queue_depth", "Audit events waiting for the writer")?,
+            alert_active: {
+                let metric = IntGaugeVec::new(Opts::new("uap_alert_active", "1 while an alert fires"), &["alert"])?;
+                registry.register(Box::new(metric.clone()))?;
+                metric
+            },
             dummy_verifications,
             refusal_floor,
             timing_sync: Arc::default(),
+            registry,
         })
     }
 
@@ -117,6 +224,12 @@ impl Metrics {
         self.duration.with_label_values(&[method]).observe(seconds);
     }
 
+    /// Counts one HTTP request (labels from fixed sets: see [`crate::http`]).
+    pub fn record_http(&self, method: &str, route: &str, status: &str, seconds: f64) {
+        self.http_requests.with_label_values(&[method, route, status]).inc();
+        self.http_duration.with_label_values(&[route]).observe(seconds);
+    }
+
     fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
@@ -127,6 +240,10 @@ impl Metrics {
 impl RunObserver for Metrics {
     fn observe(&self, name: &str, seconds: f64) {
         self.middleware.with_label_values(&[name]).observe(seconds);
+    }
+
+    fn password_verified(&self, family: &'static str, outcome: &'static str) {
+        self.verifications.with_label_values(&[family, outcome]).inc();
     }
 }
 

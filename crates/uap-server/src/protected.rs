@@ -41,7 +41,7 @@ impl Default for Protection {
 /// Metrics of the protection.
 #[derive(Clone)]
 pub struct ProtectionMetrics {
-    /// `uap_database_connections_active`: host lookups in flight.
+    /// `uap_host_directory_lookups_in_flight`: host lookups in flight.
     pub in_flight: IntGauge,
     /// `uap_host_directory_rejections_total{reason}` (`overloaded`, `circuit_open`).
     pub rejections: IntCounterVec,

@@ -79,6 +79,15 @@ pub struct CachedSessionStore {
     cache: Arc<Cache>,
     ttl: Duration,
     bus: Option<Arc<dyn EventBus>>,
+    stats: Option<CacheStats>,
+}
+
+/// The counters a lookup bumps (`uap_session_cache_hits_total`,
+/// `uap_session_cache_misses_total`): one atomic add per `get`.
+#[derive(Clone, Debug)]
+pub struct CacheStats {
+    pub hits: prometheus::IntCounter,
+    pub misses: prometheus::IntCounter,
 }
 
 impl CachedSessionStore {
@@ -97,7 +106,14 @@ impl CachedSessionStore {
             let subscriber = Arc::clone(&cache);
             bus.subscribe(Arc::new(move |event| subscriber.apply(&event))).await?;
         }
-        Ok(Self { inner, cache, ttl, bus })
+        Ok(Self { inner, cache, ttl, bus, stats: None })
+    }
+
+    /// Counts hits and misses in `stats`.
+    #[must_use]
+    pub fn with_stats(mut self, stats: CacheStats) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     async fn announce(&self, event: BusEvent) {
@@ -119,7 +135,13 @@ impl SessionStore for CachedSessionStore {
 
     async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
         if let Some(record) = self.cache.get(session_id, self.ttl) {
+            if let Some(stats) = &self.stats {
+                stats.hits.inc();
+            }
             return Ok(Some(record));
+        }
+        if let Some(stats) = &self.stats {
+            stats.misses.inc();
         }
         let generation = self.cache.generation.load(Ordering::Acquire);
         let record = self.inner.get(session_id).await?;
@@ -224,6 +246,10 @@ impl SessionStore for CachedSessionStore {
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         self.cache.drop_where(|r| r.retain_until() < now);
         self.inner.purge_expired(now).await
+    }
+
+    async fn count_active(&self, now: OffsetDateTime) -> Result<Option<u64>, StoreError> {
+        self.inner.count_active(now).await
     }
 
     async fn health(&self) -> Result<(), StoreError> {

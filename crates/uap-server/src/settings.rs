@@ -142,6 +142,28 @@ mod tests {
     }
 
     #[test]
+    fn alerts_come_from_a_table_or_nested_env_and_an_unknown_alert_key_is_named() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "uap.toml",
+                "host_db_url = \"sqlite://host.db\"\n[alerts]\nfailed_auth_per_minute = 20\ninterval_seconds = 5\n",
+            )?;
+            jail.set_env("UAP_JWT_SECRET_KEY", SECRET);
+            jail.set_env("UAP_ALERTS__ERROR_RATE", "0.25");
+            let settings = load(None).map_err(|e| e.to_string())?;
+            let alerts = settings.alerts.ok_or("no [alerts]")?;
+            assert_eq!(alerts.failed_auth_per_minute, Some(20));
+            assert_eq!(alerts.interval_seconds, 5);
+            assert_eq!(alerts.error_rate, Some(0.25));
+            assert_eq!(alerts.active_sessions, None);
+            jail.create_file("uap.toml", "host_db_url = \"sqlite://host.db\"\n[alerts]\nfailed_auths = 1\n")?;
+            let err = load(None).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("failed_auths"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         Jail::expect_with(|jail| {
             jail.create_file("uap.toml", "host_db_url = \"sqlite://h.db\"\nsesion_duration = 5\n")?;

@@ -9,6 +9,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
+use uap_adapters_http::AlertSender;
 use uap_adapters_sql::{
     ColumnPurpose, ConfigValue, HostTableConfig, InternalDb, OptionalColumn, RoleTableConfig, SqlUserDirectory,
 };
@@ -23,10 +24,12 @@ use uap_ports::{Clock, EventBus, MfaFactorStore, RateLimitStore, SessionStore, S
 use uap_redis::{DEFAULT_TIMEOUT, Redis, RedisConfig};
 
 use crate::admin::AdminGuard;
+use crate::alerts;
 use crate::batch_queue::{self, Audit, Runs, Writer};
 use crate::client_ip::ClientIpResolver;
 use crate::http;
 use crate::metrics::Metrics;
+use crate::observe::{self, ObservedAudit};
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::pool::HashPool;
 use crate::protected::{ProtectedDirectory, Protection};
@@ -62,6 +65,8 @@ pub struct Application {
     writers: Vec<Writer>,
     purge: tokio::task::JoinHandle<()>,
     retention: tokio::task::JoinHandle<()>,
+    /// The gauge refresh loop and the alert evaluator.
+    observers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The host table as the SQL adapter needs it. Optional columns left at their
@@ -168,8 +173,9 @@ impl Application {
         let tokens = token_service(&settings)?;
         let internal_db = Arc::new(connect_internal_db(&settings, settings.auto_migrate).await?);
         let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
+        let host = Arc::new(connect_host_directory(&settings).await?);
         let directory = Arc::new(ProtectedDirectory::new(
-            Arc::new(connect_host_directory(&settings).await?),
+            Arc::clone(&host) as Arc<dyn uap_ports::UserDirectory>,
             Protection::default(),
             metrics.host.clone(),
         ));
@@ -198,7 +204,7 @@ impl Application {
                 return Err(StartupError::Config("redis_url: is required for session_store = \"redis\"".into()));
             }
             (_, SessionStoreKind::Auto | SessionStoreKind::Database) => (
-                cached(Arc::new(internal_db.session_store()), &settings, bus.clone()).await?,
+                cached(Arc::new(internal_db.session_store()), &settings, bus.clone(), &metrics).await?,
                 Arc::new(internal_db.rate_limit_store()),
                 Arc::new(internal_db.mfa_store()),
             ),
@@ -207,7 +213,8 @@ impl Application {
             batch_queue::start(Arc::new(Audit(Arc::new(internal_db.audit_sink()))), AUDIT_QUEUE_CAPACITY);
         let (runs_queue, runs_writer) =
             batch_queue::start(Arc::new(Runs(Arc::new(internal_db.middleware_log_sink()))), AUDIT_QUEUE_CAPACITY);
-        let recorder = AuditRecorder::new(Arc::new(audit_queue), Arc::clone(&clock));
+        let observed_audit = ObservedAudit::new(Arc::new(audit_queue.clone()), metrics.clone());
+        let recorder = AuditRecorder::new(Arc::new(observed_audit), Arc::clone(&clock));
         let admin_audit = recorder.clone();
         let audit_query = Arc::new(internal_db.audit_sink());
         let (entries, mfa) = pipeline::build(&Wiring {
@@ -287,9 +294,36 @@ impl Application {
             settings.audit_retention_days,
             Arc::clone(&clock),
         ));
+        let mut observers = vec![tokio::spawn(observe::refresh_loop(
+            observe::Sources {
+                metrics: state.metrics.clone(),
+                store: Arc::clone(&store),
+                audit_queue,
+                host,
+                clock: Arc::clone(&clock),
+            },
+            observe::REFRESH_INTERVAL,
+        ))];
+        if let Some(alerts) = settings.alerts.clone() {
+            let sender = match (&alerts.webhook_url, &alerts.webhook_secret) {
+                (Some(url), Some(secret)) => Some(
+                    AlertSender::new(url.clone(), secret.clone())
+                        .map_err(|e| StartupError::Config(format!("alerts.webhook_url: {e}")))?,
+                ),
+                _ => None,
+            };
+            let service = settings.service_name.clone();
+            observers.push(tokio::spawn(alerts::run(
+                alerts,
+                state.metrics.clone(),
+                sender,
+                Arc::clone(&clock),
+                service,
+            )));
+        }
         let purge = tokio::spawn(purge_loop(Arc::clone(&store), clock));
         tracing::info!(port, session_store = ?settings.session_store, "UAP listening");
-        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention })
+        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention, observers })
     }
 
     /// The bound port (useful with `port = 0`).
@@ -313,6 +347,9 @@ impl Application {
         let served = self.server.await;
         self.purge.abort();
         self.retention.abort();
+        for task in &self.observers {
+            task.abort();
+        }
         let mut written = 0;
         for writer in self.writers {
             written += writer.shutdown().await;
@@ -327,12 +364,14 @@ async fn cached(
     store: Arc<dyn SessionStore>,
     settings: &Settings,
     bus: Option<Arc<dyn EventBus>>,
+    metrics: &Metrics,
 ) -> Result<Arc<dyn SessionStore>, StartupError> {
     if settings.session_cache_ttl_ms == 0 {
         return Ok(store);
     }
     let ttl = Duration::from_millis(settings.session_cache_ttl_ms);
-    let cached = CachedSessionStore::new(store, ttl, bus).await.map_err(StartupError::Redis)?;
+    let cached =
+        CachedSessionStore::new(store, ttl, bus).await.map_err(StartupError::Redis)?.with_stats(metrics.cache.clone());
     Ok(Arc::new(cached))
 }
 

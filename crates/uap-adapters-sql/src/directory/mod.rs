@@ -109,6 +109,28 @@ impl SqlUserDirectory {
         self.backend
     }
 
+    /// Pool connections checked out right now (`uap_database_connections_active`).
+    #[must_use]
+    pub fn connections_in_use(&self) -> u64 {
+        use sea_orm::DatabaseConnectionType as Kind;
+        let (size, idle) = match &self.conn.inner {
+            Kind::SqlxPostgresPoolConnection(_) => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            Kind::SqlxMySqlPoolConnection(_) => {
+                let pool = self.conn.get_mysql_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            Kind::SqlxSqlitePoolConnection(_) => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => (0, 0),
+        };
+        u64::from(size).saturating_sub(idle as u64)
+    }
+
     /// The column index a query may name as `field`.
     fn field_index(&self, field: &str) -> Result<usize, StoreError> {
         find_column(&self.resolved.columns, self.backend, field)

@@ -266,6 +266,20 @@ impl SessionStore for SqlSessionStore {
         self.execute(sql).await
     }
 
+    /// One `COUNT(*)` over `idx_uap_sessions_expires_at`.
+    async fn count_active(&self, now: OffsetDateTime) -> Result<Option<u64>, StoreError> {
+        let mut sql = self.inner.sql();
+        sql.push("SELECT COUNT(*) AS n FROM uap_sessions WHERE expires_at > ")
+            .bind(ts(self.inner.backend, now))
+            .push(" AND organization_id = ")
+            .bind(self.inner.org())
+            .push(" AND state = ")
+            .bind("active");
+        let row = self.inner.conn.query_one_raw(sql.build()).await.map_err(db_err)?;
+        let n = row.map(|r| r.try_get::<i64>("", "n")).transpose().map_err(db_err)?.unwrap_or_default();
+        Ok(Some(u64::try_from(n).unwrap_or_default()))
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         super::health(&self.inner).await
     }

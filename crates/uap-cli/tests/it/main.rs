@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod hardening;
 mod mfa_security;
+mod observability;
 mod pipeline;
 mod proxy;
 mod refresh_security;

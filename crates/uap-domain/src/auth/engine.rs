@@ -316,7 +316,15 @@ impl AuthService {
             return Ok(Err(self.refused(start, "no_password", Some(user.id)).await));
         };
         let active = user.active != Some(false);
+        let family = password::identify(&stored, &settings.policy).map_or("unknown", |f| f.family_name());
         let checked = self.check(&fairness, Target::Stored(stored), password, active).await?;
+        let outcome = match checked.verdict {
+            _ if checked.over_budget => "over_budget",
+            Verdict::Match => "match",
+            Verdict::Mismatch => "mismatch",
+            Verdict::Unsupported => "unsupported",
+        };
+        self.pipeline.observer().password_verified(family, outcome);
         let reason = match checked.verdict {
             _ if checked.over_budget => "hash_over_budget",
             Verdict::Unsupported => "unsupported_hash_format",

@@ -270,6 +270,44 @@ pub struct Settings {
     pub admin_ip_allowlist: Vec<IpNet>,
     /// [json]
     pub log_format: LogFormat,
+    /// [none: no alerts] thresholds evaluated every `interval_seconds`
+    /// (docs/operations.md, Alerts).
+    pub alerts: Option<AlertSettings>,
+}
+
+/// `[alerts]`: each threshold is optional; a crossing logs a WARN `alert`
+/// record and, with `webhook_url`, POSTs a signed JSON alert.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertSettings {
+    /// [none] failed logins in the last minute above which the alert fires.
+    pub failed_auth_per_minute: Option<u64>,
+    /// [none] 95th-percentile HTTP latency (ms) over the last interval.
+    pub p95_latency_ms: Option<f64>,
+    /// [none] share (0..=1) of 5xx responses over the last interval.
+    pub error_rate: Option<f64>,
+    /// [none] active sessions above which the alert fires.
+    pub active_sessions: Option<u64>,
+    /// [60] seconds between evaluations (1..=3600).
+    pub interval_seconds: u64,
+    /// [none] an http(s) URL receiving each crossing and recovery.
+    pub webhook_url: Option<String>,
+    /// [none] HMAC key of `X-UAP-Signature` (required with `webhook_url`).
+    pub webhook_secret: Option<SecretString>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        Self {
+            failed_auth_per_minute: None,
+            p95_latency_ms: None,
+            error_rate: None,
+            active_sessions: None,
+            interval_seconds: 60,
+            webhook_url: None,
+            webhook_secret: None,
+        }
+    }
 }
 
 /// `admin_ip_allowlist`'s default: the loopback addresses.
@@ -356,6 +394,7 @@ impl Default for Settings {
             admin_api_key: None,
             admin_ip_allowlist: default_admin_allowlist(),
             log_format: LogFormat::default(),
+            alerts: None,
         }
     }
 }

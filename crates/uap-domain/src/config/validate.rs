@@ -163,6 +163,9 @@ impl Settings {
             }
             Err(mut mistakes) => errors.append(&mut mistakes),
         }
+        if let Some(alerts) = &self.alerts {
+            errors.append(&mut alerts.mistakes());
+        }
         // The password module's own limits, once the basic ranges hold.
         if errors.iter().all(|e| !e.key.starts_with("argon2_") && e.key != "bcrypt_cost")
             && let Err(err) = self.password_policy().validate()
@@ -171,6 +174,31 @@ impl Settings {
             errors.push(ConfigError::new(key, err.to_string()));
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+impl super::AlertSettings {
+    fn mistakes(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if !(1..=3600).contains(&self.interval_seconds) {
+            errors.push(ConfigError::new("alerts.interval_seconds", "must be between 1 and 3600"));
+        }
+        if self.error_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+            errors.push(ConfigError::new("alerts.error_rate", "must be between 0 and 1"));
+        }
+        if self.p95_latency_ms.is_some_and(|ms| !ms.is_finite() || ms <= 0.0) {
+            errors.push(ConfigError::new("alerts.p95_latency_ms", "must be a positive number of milliseconds"));
+        }
+        match (&self.webhook_url, &self.webhook_secret) {
+            (Some(url), _) if !url.starts_with("http://") && !url.starts_with("https://") => {
+                errors.push(ConfigError::new("alerts.webhook_url", "must be an http:// or https:// URL"));
+            }
+            (Some(_), None) => {
+                errors.push(ConfigError::new("alerts.webhook_secret", "is required with alerts.webhook_url"));
+            }
+            _ => {}
+        }
+        errors
     }
 }
 
@@ -236,6 +264,24 @@ mod tests {
         let keys = keys(&Settings::default());
         assert!(keys.contains(&"host_db_url".to_string()));
         assert!(keys.contains(&"jwt_secret_key".to_string()));
+    }
+
+    #[test]
+    fn alert_thresholds_are_checked() {
+        let alerts = crate::config::AlertSettings {
+            interval_seconds: 0,
+            error_rate: Some(1.5),
+            p95_latency_ms: Some(-1.0),
+            webhook_url: Some("https://ops.example/alerts".into()),
+            ..Default::default()
+        };
+        let settings = Settings { alerts: Some(alerts), ..valid() };
+        assert_eq!(
+            keys(&settings),
+            vec!["alerts.interval_seconds", "alerts.error_rate", "alerts.p95_latency_ms", "alerts.webhook_secret"]
+        );
+        let fine = crate::config::AlertSettings { failed_auth_per_minute: Some(10), ..Default::default() };
+        assert_eq!(Settings { alerts: Some(fine), ..valid() }.validate(), Ok(()));
     }
 
     #[test]

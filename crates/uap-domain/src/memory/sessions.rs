@@ -311,6 +311,12 @@ impl SessionStore for MemorySessionStore {
         Ok(purged)
     }
 
+    async fn count_active(&self, now: OffsetDateTime) -> Result<Option<u64>, StoreError> {
+        let sessions = self.read();
+        let active = sessions.by_id.values().filter(|s| s.is_active() && s.expires_at > now).count();
+        Ok(Some(active as u64))
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         Ok(())
     }

@@ -11,10 +11,18 @@ use uap_ports::{Clock, MiddlewareLogSink, MiddlewareRun};
 use super::{Decision, LoginAttempt, LoginFailure, Middleware, MiddlewareError, VerifiedUser};
 
 /// Receives the duration of every middleware run (the server feeds
-/// `uap_middleware_execution_seconds`).
+/// `uap_middleware_execution_seconds`) and the outcome of every password
+/// verification of a stored hash (`uap_password_verifications_total`).
 pub trait RunObserver: Send + Sync + 'static {
     /// `name` ran for `seconds`.
     fn observe(&self, name: &str, seconds: f64);
+
+    /// A stored hash of `family` ([`crate::password::HashFormat::family_name`],
+    /// or "unknown") was verified with `outcome` ("match", "mismatch",
+    /// "unsupported").
+    fn password_verified(&self, family: &'static str, outcome: &'static str) {
+        let _ = (family, outcome);
+    }
 }
 
 /// One configured middleware.
@@ -54,6 +62,12 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self { entries, log, observer, clock }
+    }
+
+    /// The observer of runs and verifications.
+    #[must_use]
+    pub fn observer(&self) -> &dyn RunObserver {
+        self.observer.as_ref()
     }
 
     /// The configured names, in order.

@@ -36,6 +36,7 @@ pub async fn run_all(store: &dyn SessionStore, now: OffsetDateTime) {
     purge_expired_uses_retain_until(store, now).await;
     users_are_isolated(store, now).await;
     extend_is_a_compare_and_set(store, now).await;
+    count_active_counts_live_active_sessions(store, now).await;
 }
 
 /// A login record of `user` with every optional field set.
@@ -363,6 +364,30 @@ pub async fn purge_expired_uses_retain_until(store: &dyn SessionStore, now: Offs
         "kept: refresh still valid, not expired, expiring exactly now"
     );
     assert_eq!(store.purge_expired(now).await.expect("purge again"), 0);
+}
+
+/// `count_active` (when the store counts) moves by the active, unexpired
+/// records only.
+pub async fn count_active_counts_live_active_sessions(store: &dyn SessionStore, now: OffsetDateTime) {
+    let Some(before) = store.count_active(now).await.expect("count_active") else { return };
+    let mut ids = Ids::new(now, 12);
+    let user = ids.user("count");
+    let live = bare_record(&ids.next(), &user, now);
+    let expired = SessionRecord {
+        expires_at: now - Duration::seconds(1),
+        refresh_expires_at: Some(now + Duration::hours(1)),
+        ..bare_record(&ids.next(), &user, now - Duration::hours(1))
+    };
+    let rotated = SessionRecord {
+        state: SessionState::Rotated { successor_id: live.session_id.clone(), at: now },
+        ..bare_record(&ids.next(), &user, now)
+    };
+    for r in [&live, &expired, &rotated] {
+        create(store, r).await;
+    }
+    assert_eq!(store.count_active(now).await.expect("count_active"), Some(before + 1), "only the live one");
+    assert!(store.delete(&live.session_id).await.expect("delete"));
+    assert_eq!(store.count_active(now).await.expect("count_active"), Some(before));
 }
 
 /// Operations on one user never touch another user's sessions.

@@ -35,6 +35,7 @@ static DELETE_WHERE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str
 static LIST: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/list.lua")));
 static PURGE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/purge.lua")));
 static GET: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/get.lua")));
+static ACTIVE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("../lua/active.lua")));
 
 /// `SCAN` page size of [`SessionStore::purge_expired`].
 const SCAN_COUNT: u32 = 500;
@@ -92,6 +93,21 @@ impl RedisSessionStore {
         }
     }
 
+    /// Keeps `Pactive` (the count of [`SessionStore::count_active`]) in step:
+    /// adds `add` (id, `expires_at` in µs), removes `remove`. Best effort: a
+    /// failure only skews the gauge until the member's expiry passes.
+    async fn track(&self, add: Option<(&str, i64)>, remove: &[&str]) {
+        let mut args = match add {
+            Some((id, expires_at)) => vec!["add".to_owned(), expires_at.to_string(), id.to_owned()],
+            None if remove.is_empty() => return,
+            None => vec!["remove".to_owned()],
+        };
+        args.extend(remove.iter().map(|id| (*id).to_owned()));
+        if let Err(err) = self.redis.eval(&ACTIVE, vec![self.redis.keys().active_index()], args).await {
+            tracing::debug!(error = %err, "active-session index not updated");
+        }
+    }
+
     /// Runs `delete_where.lua` on one user; returns (active ended, ids removed).
     async fn delete_where(&self, user: &UserKeys, args: &[&str]) -> Result<(u64, Vec<String>), StoreError> {
         let mut argv = vec![user.record_prefix()];
@@ -104,6 +120,7 @@ impl RedisSessionStore {
         let ids = array(ids)?.into_iter().map(text).collect::<Result<Vec<_>, _>>()?;
         let ended = u64::try_from(ended).map_err(|_| malformed("negative count"))?;
         self.unpoint(ids.iter().map(String::as_str)).await;
+        self.track(None, &ids.iter().map(String::as_str).collect::<Vec<_>>()).await;
         Ok((ended, ids))
     }
 
@@ -124,7 +141,11 @@ impl SessionStore for RedisSessionStore {
         let mut args = vec![record.session_id.clone(), score(record), expire_at_ms(record).to_string()];
         args.push(user.record_prefix());
         args.extend(encode(record));
-        self.redis.eval(&CREATE, vec![user.record(&record.session_id), user.index()], args).await.map(drop)
+        self.redis.eval(&CREATE, vec![user.record(&record.session_id), user.index()], args).await?;
+        if record.state == uap_ports::SessionState::Active {
+            self.track(Some((&record.session_id, micros(record.expires_at))), &[]).await;
+        }
+        Ok(())
     }
 
     async fn get(&self, session_id: &str) -> Result<Option<SessionRecord>, StoreError> {
@@ -160,6 +181,7 @@ impl SessionStore for RedisSessionStore {
         let keys = vec![user.record(session_id), user.index()];
         let existed = self.redis.eval(&DELETE, keys, vec![session_id.to_owned()]).await?;
         self.unpoint([session_id]).await;
+        self.track(None, &[session_id]).await;
         Ok(existed == Value::Integer(1))
     }
 
@@ -205,7 +227,10 @@ impl SessionStore for RedisSessionStore {
         let reply = array(self.redis.eval(&ROTATE, keys, args).await?)?;
         let mut reply = reply.into_iter().map(text);
         let outcome = match reply.next().transpose()?.as_deref() {
-            Some("rotated") => return Ok(RotateOutcome::Rotated),
+            Some("rotated") => {
+                self.track(Some((&successor.session_id, micros(successor.expires_at))), &[old_id]).await;
+                return Ok(RotateOutcome::Rotated);
+            }
             Some("missing") => RotateOutcome::NotFound,
             Some("already") => {
                 let successor_id = reply.next().transpose()?.unwrap_or_default();
@@ -249,6 +274,7 @@ impl SessionStore for RedisSessionStore {
         let expire_at: i64 =
             reply.next().transpose()?.and_then(|ms| ms.parse().ok()).ok_or_else(|| malformed("extend reply"))?;
         let family = reply.next().transpose()?.unwrap_or_default();
+        self.track(Some((session_id, micros(expires_at))), &[]).await;
         // The pointers live as long as the record; the retention only grows
         // when the new expiry passes the refresh expiry. Best effort: until
         // then they keep their earlier expiry.
@@ -275,6 +301,8 @@ impl SessionStore for RedisSessionStore {
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let keys = self.redis.keys();
+        let purge = vec!["purge".to_owned(), micros(now).to_string()];
+        self.redis.eval(&ACTIVE, vec![keys.active_index()], purge).await?;
         let (pattern, now) = (keys.index_pattern(), micros(now).to_string());
         let client = self.redis.client();
         let kind = Some(fred::types::scan::ScanType::ZSet);
@@ -297,6 +325,16 @@ impl SessionStore for RedisSessionStore {
             }
         }
         Ok(purged)
+    }
+
+    /// One `ZCOUNT` of `Pactive` (ids scored by `expires_at`).
+    async fn count_active(&self, now: OffsetDateTime) -> Result<Option<u64>, StoreError> {
+        let args = vec!["count".to_owned(), micros(now).to_string()];
+        let count = match self.redis.eval(&ACTIVE, vec![self.redis.keys().active_index()], args).await? {
+            Value::Integer(n) => n,
+            _ => return Err(malformed("active count reply")),
+        };
+        Ok(Some(u64::try_from(count).unwrap_or_default()))
     }
 
     async fn health(&self) -> Result<(), StoreError> {

@@ -62,7 +62,7 @@ pub async fn authenticate(
 /// The 200 body of a completed login.
 pub(crate) fn logged_in(success: LoginSuccess) -> HttpResponse {
     let session = success.session;
-    HttpResponse::Ok().json(SessionResponse {
+    let mut response = HttpResponse::Ok().json(SessionResponse {
         success: true,
         token: session.token,
         user_data: Some(session.user_data),
@@ -70,5 +70,7 @@ pub(crate) fn logged_in(success: LoginSuccess) -> HttpResponse {
         session_id: session.session_id,
         refresh_token: session.refresh_token,
         refresh_expires_at: session.refresh_expires_at.map(rfc3339),
-    })
+    });
+    response.extensions_mut().insert(crate::http::LoggedUser(success.user_id));
+    response
 }

@@ -39,7 +39,16 @@ pub async fn validate(state: web::Data<AppState>, request: HttpRequest) -> Resul
     let token = require_bearer(&request, ErrorShape::Valid)?;
     let client = client(&request, &state);
     match state.auth.sessions().validate(token, &client).await {
-        Ok(session) => Ok(HttpResponse::Ok().json(valid(session))),
+        Ok(session) => {
+            // The access log's user id; skipped (no allocation) when that log is off.
+            let user =
+                crate::http::access_log_enabled().then(|| crate::http::LoggedUser(session.record.user_id.clone()));
+            let mut response = HttpResponse::Ok().json(valid(session));
+            if let Some(user) = user {
+                response.extensions_mut().insert(user);
+            }
+            Ok(response)
+        }
         Err(err) => Err(ApiError::session(&err, ErrorShape::Valid)),
     }
 }
