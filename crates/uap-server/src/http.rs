@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::handlers::{audit, authenticate, health, mfa, sessions, validate};
 use crate::openapi::ApiDoc;
+use crate::tls::{HSTS, HstsPolicy};
 use crate::{admin, metrics};
 
 /// Registers every route and extractor configuration.
@@ -114,13 +115,15 @@ const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
 
 /// Security headers and `X-Request-Id` on every response (use with
-/// `actix_web::middleware::from_fn`).
+/// `actix_web::middleware::from_fn`); `Strict-Transport-Security` when the
+/// app's [`HstsPolicy`] says the request came over HTTPS.
 pub async fn add_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = request_id(&request);
     let docs = request.path().starts_with("/docs");
+    let hsts = request.app_data::<web::Data<HstsPolicy>>().is_some_and(|policy| policy.applies(&request));
     let mut response = next.call(request).await?;
     let headers = response.headers_mut();
     let csp = if docs { DOCS_CSP } else { API_CSP };
@@ -134,5 +137,8 @@ pub async fn add_headers(
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
     headers.insert(HeaderName::from_static("x-request-id"), id);
+    if hsts {
+        headers.insert(HeaderName::from_static("strict-transport-security"), HeaderValue::from_static(HSTS));
+    }
     Ok(response)
 }

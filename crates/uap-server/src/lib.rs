@@ -22,5 +22,6 @@ pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 pub use startup::{Application, StartupError, connect_host_directory, connect_internal_db};

@@ -33,6 +33,7 @@ use crate::protected::{ProtectedDirectory, Protection};
 use crate::retention;
 use crate::session_cache::CachedSessionStore;
 use crate::state::AppState;
+use crate::tls::{HstsPolicy, TlsCertificates};
 
 /// Audit events (and middleware runs) that may wait for the writer before
 /// producers wait too.
@@ -62,6 +63,7 @@ pub struct Application {
     writers: Vec<Writer>,
     purge: tokio::task::JoinHandle<()>,
     retention: tokio::task::JoinHandle<()>,
+    tls: Option<Arc<TlsCertificates>>,
 }
 
 /// The host table as the SQL adapter needs it. Optional columns left at their
@@ -262,6 +264,11 @@ impl Application {
             audit_query,
         });
 
+        let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+            (Some(cert), Some(key)) => Some(TlsCertificates::load(cert, key).map_err(StartupError::Config)?),
+            _ => None,
+        };
+        let hsts = web::Data::new(HstsPolicy { tls: tls.is_some(), trusted_proxies: settings.trusted_proxies.clone() });
         let address = format!("{}:{}", settings.bind, settings.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
@@ -273,11 +280,17 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(hsts.clone())
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::add_headers))
                 .configure(http::configure(max_body))
-        })
-        .listen(listener)
+        });
+        let server = match &tls {
+            Some(certificates) => {
+                server.listen_rustls_0_23(listener, certificates.server_config().map_err(StartupError::Config)?)
+            }
+            None => server.listen(listener),
+        }
         .map_err(|source| StartupError::Bind { address, source })?
         .shutdown_timeout(10)
         .run();
@@ -288,14 +301,21 @@ impl Application {
             Arc::clone(&clock),
         ));
         let purge = tokio::spawn(purge_loop(Arc::clone(&store), clock));
-        tracing::info!(port, session_store = ?settings.session_store, "UAP listening");
-        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention })
+        tracing::info!(port, tls = tls.is_some(), session_store = ?settings.session_store, "UAP listening");
+        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention, tls })
     }
 
     /// The bound port (useful with `port = 0`).
     #[must_use]
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The served TLS certificates (`None` over plain HTTP); a configuration
+    /// reload swaps them with [`TlsCertificates::reload`].
+    #[must_use]
+    pub fn tls(&self) -> Option<Arc<TlsCertificates>> {
+        self.tls.clone()
     }
 
     /// A handle to stop the server (tests; signals are handled already).

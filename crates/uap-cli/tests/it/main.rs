@@ -15,3 +15,4 @@ mod refresh_security;
 mod scaleout;
 mod serve;
 mod support;
+mod telemetry;
