@@ -12,6 +12,7 @@ pub mod client_ip;
 pub mod handlers;
 pub mod http;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod pipeline;
 pub mod pool;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use uap_adapters_sql::{
@@ -27,6 +27,7 @@ use crate::batch_queue::{self, Audit, Runs, Writer};
 use crate::client_ip::ClientIpResolver;
 use crate::http;
 use crate::metrics::Metrics;
+use crate::observe;
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::pool::HashPool;
 use crate::protected::{ProtectedDirectory, Protection};
@@ -269,6 +270,7 @@ impl Application {
             _ => None,
         };
         let hsts = web::Data::new(HstsPolicy { tls: tls.is_some(), trusted_proxies: settings.trusted_proxies.clone() });
+        let observed = settings.otel_exporter_otlp_endpoint.is_some() || settings.sentry_dsn.is_some();
         let address = format!("{}:{}", settings.bind, settings.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
@@ -283,6 +285,7 @@ impl Application {
                 .app_data(hsts.clone())
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::add_headers))
+                .wrap(Condition::new(observed, from_fn(observe::observe)))
                 .configure(http::configure(max_body))
         });
         let server = match &tls {
