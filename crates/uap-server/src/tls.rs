@@ -128,3 +128,76 @@ impl HstsPolicy {
         self.trusted_proxies.iter().any(|net| net.contains(&peer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use std::path::PathBuf;
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    struct Files(PathBuf);
+
+    impl Drop for Files {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A fresh self-signed pair in `dir`: (cert path, key path, cert DER).
+    fn pair(dir: &Files, name: &str) -> (String, String, Vec<u8>) {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = dir.0.join(format!("{name}.crt"));
+        let key = dir.0.join(format!("{name}.key"));
+        std::fs::write(&cert, generated.cert.pem()).unwrap();
+        std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+        (cert.display().to_string(), key.display().to_string(), generated.cert.der().to_vec())
+    }
+
+    fn served(certificates: &TlsCertificates) -> Vec<u8> {
+        certificates.current.load().cert[0].to_vec()
+    }
+
+    #[test]
+    fn reload_swaps_the_served_certificate_and_keeps_it_on_error() {
+        let dir = Files(std::env::temp_dir().join(format!("uap-tls-{}", uuid::Uuid::new_v4().simple())));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let (cert_a, key_a, der_a) = pair(&dir, "a");
+        let (cert_b, key_b, der_b) = pair(&dir, "b");
+        let certificates = TlsCertificates::load(&cert_a, &key_a).unwrap();
+        assert_eq!(served(&certificates), der_a);
+        assert!(certificates.server_config().is_ok());
+
+        certificates.reload(&cert_b, &key_b).unwrap();
+        assert_eq!(served(&certificates), der_b);
+
+        let mismatch = certificates.reload(&cert_a, &key_b).unwrap_err();
+        assert!(mismatch.starts_with("tls_key_file:") && mismatch.contains("does not match"), "{mismatch}");
+        assert!(certificates.reload(&key_b, &key_b).unwrap_err().starts_with("tls_cert_file:"));
+        assert_eq!(served(&certificates), der_b, "a failed reload keeps the served certificate");
+        assert!(!format!("{certificates:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn hsts_needs_tls_or_a_trusted_proxy_saying_https() {
+        let proxy: IpNet = "10.0.0.0/8".parse().unwrap();
+        let behind = HstsPolicy { tls: false, trusted_proxies: vec![proxy] };
+        let request = |peer: &str, proto: Option<&str>| {
+            let mut request = TestRequest::default().peer_addr(peer.parse().unwrap());
+            if let Some(proto) = proto {
+                request = request.insert_header(("x-forwarded-proto", proto));
+            }
+            request.to_srv_request()
+        };
+        assert!(behind.applies(&request("10.1.2.3:5000", Some("https"))));
+        assert!(!behind.applies(&request("10.1.2.3:5000", Some("http"))));
+        assert!(!behind.applies(&request("10.1.2.3:5000", None)));
+        assert!(!behind.applies(&request("192.0.2.1:5000", Some("https"))), "untrusted peer");
+        assert!(behind.applies(&request("[::ffff:10.1.2.3]:5000", Some("https"))), "IPv4-mapped peer");
+        let tls = HstsPolicy { tls: true, trusted_proxies: Vec::new() };
+        assert!(tls.applies(&request("192.0.2.1:5000", None)));
+    }
+}
