@@ -17,7 +17,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use secrecy::ExposeSecret as _;
 use tracing::{Level, Metadata};
-use tracing_subscriber::filter::{EnvFilter, FilterFn};
+use tracing_subscriber::filter::{EnvFilter, FilterFn, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer, Registry};
@@ -116,6 +116,8 @@ pub fn init_with(settings: &Settings) -> Result<Telemetry, String> {
                 _ => sentry::integrations::tracing::EventFilter::Ignore,
             })
             .span_filter(|_| false)
+            // Not a reason to enable UAP's trace-level spans.
+            .with_filter(LevelFilter::INFO)
             .boxed()
     });
     let _ = tracing_subscriber::registry().with(logs).with(traces).with(reports).try_init();
