@@ -156,8 +156,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo { port, dir } => demo::run(port, &dir).await,
         Command::Serve { config } => {
             let settings = settings::load(config.as_deref())?;
-            uap_server::telemetry::init(settings.log_format, settings.debug);
-            serve(settings).await
+            let telemetry = uap_server::telemetry::init_with(&settings).map_err(Failure::config)?;
+            let served = serve(settings).await;
+            telemetry.shutdown().await;
+            served
         }
         Command::Migrate { config } => {
             let settings = settings::load(config.as_deref())?;

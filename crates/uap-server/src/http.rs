@@ -18,6 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::handlers::{audit, authenticate, health, mfa, sessions, validate};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
+use crate::tls::{HSTS, HstsPolicy};
 use crate::{admin, metrics};
 
 /// Registers every route and extractor configuration.
@@ -145,7 +146,8 @@ pub struct LoggedUser(pub String);
 /// route template (`uap_http_requests_total`,
 /// `uap_http_request_duration_seconds`) and, at INFO, one access-log record
 /// per request (target `uap::access`). Use with
-/// `actix_web::middleware::from_fn`.
+/// `actix_web::middleware::from_fn`. `Strict-Transport-Security` when the
+/// app's [`HstsPolicy`] says the request came over HTTPS.
 pub async fn add_headers(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -161,6 +163,7 @@ pub async fn add_headers(
     } else {
         None
     };
+    let hsts = request.app_data::<web::Data<HstsPolicy>>().is_some_and(|policy| policy.applies(&request));
     let outcome = next.call(request).await;
     let elapsed = started.elapsed();
     // Handlers turn their errors into responses, so `Err` is rare here (no
@@ -204,5 +207,8 @@ pub async fn add_headers(
         headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
     }
     headers.insert(HeaderName::from_static("x-request-id"), id);
+    if hsts {
+        headers.insert(HeaderName::from_static("strict-transport-security"), HeaderValue::from_static(HSTS));
+    }
     Ok(response)
 }

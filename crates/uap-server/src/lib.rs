@@ -18,11 +18,13 @@ pub mod openapi;
 pub mod pipeline;
 pub mod pool;
 pub mod protected;
+pub mod request_span;
 pub mod retention;
 pub mod session_cache;
 pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 pub use startup::{Application, StartupError, connect_host_directory, connect_internal_db};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use uap_adapters_http::AlertSender;
@@ -33,9 +33,11 @@ use crate::observe::{self, ObservedAudit};
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::pool::HashPool;
 use crate::protected::{ProtectedDirectory, Protection};
+use crate::request_span;
 use crate::retention;
 use crate::session_cache::CachedSessionStore;
 use crate::state::AppState;
+use crate::tls::{HstsPolicy, TlsCertificates};
 
 /// Audit events (and middleware runs) that may wait for the writer before
 /// producers wait too.
@@ -67,6 +69,7 @@ pub struct Application {
     retention: tokio::task::JoinHandle<()>,
     /// The gauge refresh loop and the alert evaluator.
     observers: Vec<tokio::task::JoinHandle<()>>,
+    tls: Option<Arc<TlsCertificates>>,
 }
 
 /// The host table as the SQL adapter needs it. Optional columns left at their
@@ -269,6 +272,12 @@ impl Application {
             audit_query,
         });
 
+        let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
+            (Some(cert), Some(key)) => Some(TlsCertificates::load(cert, key).map_err(StartupError::Config)?),
+            _ => None,
+        };
+        let hsts = web::Data::new(HstsPolicy { tls: tls.is_some(), trusted_proxies: settings.trusted_proxies.clone() });
+        let observed = settings.otel_exporter_otlp_endpoint.is_some() || settings.sentry_dsn.is_some();
         let address = format!("{}:{}", settings.bind, settings.port);
         let listener =
             TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
@@ -280,11 +289,18 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(hsts.clone())
                 .wrap(http::cors(&origins))
                 .wrap(from_fn(http::add_headers))
+                .wrap(Condition::new(observed, from_fn(request_span::observe)))
                 .configure(http::configure(max_body))
-        })
-        .listen(listener)
+        });
+        let server = match &tls {
+            Some(certificates) => {
+                server.listen_rustls_0_23(listener, certificates.server_config().map_err(StartupError::Config)?)
+            }
+            None => server.listen(listener),
+        }
         .map_err(|source| StartupError::Bind { address, source })?
         .shutdown_timeout(10)
         .run();
@@ -322,14 +338,21 @@ impl Application {
             )));
         }
         let purge = tokio::spawn(purge_loop(Arc::clone(&store), clock));
-        tracing::info!(port, session_store = ?settings.session_store, "UAP listening");
-        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention, observers })
+        tracing::info!(port, tls = tls.is_some(), session_store = ?settings.session_store, "UAP listening");
+        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention, observers, tls })
     }
 
     /// The bound port (useful with `port = 0`).
     #[must_use]
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The served TLS certificates (`None` over plain HTTP); a configuration
+    /// reload swaps them with [`TlsCertificates::reload`].
+    #[must_use]
+    pub fn tls(&self) -> Option<Arc<TlsCertificates>> {
+        self.tls.clone()
     }
 
     /// A handle to stop the server (tests; signals are handled already).

@@ -16,4 +16,5 @@ mod refresh_security;
 mod scaleout;
 mod serve;
 mod support;
+mod telemetry;
 mod timing;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 use uap_ports::{
     AuditEventType, BlockingPool, Clock, HostUser, PasswordUpdate, PoolError, RateLimitStore, UserDirectory, UserQuery,
 };
@@ -301,7 +302,12 @@ impl AuthService {
             fields: settings.identifier_fields.clone(),
             case_insensitive: settings.case_insensitive,
         };
-        let user = self.directory.find_user(&query).await.map_err(LoginError::Directory)?;
+        let user = self
+            .directory
+            .find_user(&query)
+            .instrument(tracing::trace_span!("uap.host_lookup"))
+            .await
+            .map_err(LoginError::Directory)?;
         let user_id = user.as_ref().map(|u| u.id.clone());
         if let Decision::Block(block) = self.pipeline.before_verify(attempt, user_id.as_deref()).await? {
             return Ok(Err(Refused { reason: "blocked", user_id, block: Some(block) }));
@@ -351,6 +357,7 @@ impl AuthService {
     /// value is unusable or cheaper to verify than the preferred scheme, the
     /// same job also verifies the dummy hash. Each verification's duration
     /// feeds the response floor.
+    #[tracing::instrument(level = "trace", name = "uap.hash_verify", skip_all)]
     pub(super) async fn check(
         &self,
         fairness: &str,

@@ -270,6 +270,15 @@ pub struct Settings {
     pub admin_ip_allowlist: Vec<IpNet>,
     /// [json]
     pub log_format: LogFormat,
+    /// [none: no trace is exported] OTLP/HTTP collector base URL, e.g.
+    /// `http://otel-collector:4318` (spans go to `<url>/v1/traces`).
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// [none: nothing is reported] Sentry DSN (secret; `sentry_dsn_file`).
+    pub sentry_dsn: Option<SecretString>,
+    /// [none: plain HTTP] PEM certificate chain; serves HTTPS with `tls_key_file`.
+    pub tls_cert_file: Option<String>,
+    /// [none: plain HTTP] PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<String>,
     /// [none: no alerts] thresholds evaluated every `interval_seconds`
     /// (docs/operations.md, Alerts).
     pub alerts: Option<AlertSettings>,
@@ -395,6 +404,10 @@ impl Default for Settings {
             admin_ip_allowlist: default_admin_allowlist(),
             log_format: LogFormat::default(),
             alerts: None,
+            otel_exporter_otlp_endpoint: None,
+            sentry_dsn: None,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }

@@ -124,6 +124,16 @@ impl Settings {
         if self.redis_url.is_some() && self.redis_key_prefix.is_empty() {
             fail("redis_key_prefix", "must not be empty (default \"uap:\")".into());
         }
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(_), None) => fail("tls_key_file", "is required with tls_cert_file".into()),
+            (None, Some(_)) => fail("tls_cert_file", "is required with tls_key_file".into()),
+            _ => {}
+        }
+        if let Some(url) = &self.otel_exporter_otlp_endpoint
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            fail("otel_exporter_otlp_endpoint", "must be an http:// or https:// URL (OTLP/HTTP)".into());
+        }
 
         for (key, value) in [
             ("max_attempts", u64::from(self.max_attempts)),
@@ -312,6 +322,18 @@ mod tests {
     fn short_secret_is_refused() {
         let settings = Settings { jwt_secret_key: Some(SecretString::from("short")), ..valid() };
         assert_eq!(keys(&settings), vec!["jwt_secret_key"]);
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_otlp_an_http_url() {
+        let settings = Settings { tls_cert_file: Some("cert.pem".into()), ..valid() };
+        assert_eq!(keys(&settings), vec!["tls_key_file"]);
+        let settings = Settings { tls_key_file: Some("key.pem".into()), ..valid() };
+        assert_eq!(keys(&settings), vec!["tls_cert_file"]);
+        let settings = Settings { otel_exporter_otlp_endpoint: Some("collector:4317".into()), ..valid() };
+        assert_eq!(keys(&settings), vec!["otel_exporter_otlp_endpoint"]);
+        let settings = Settings { otel_exporter_otlp_endpoint: Some("http://127.0.0.1:4318".into()), ..valid() };
+        assert!(settings.validate().is_ok());
     }
 
     #[test]

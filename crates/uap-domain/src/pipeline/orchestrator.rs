@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
+use tracing::Instrument as _;
 use uap_ports::{Clock, MiddlewareLogSink, MiddlewareRun};
 
 use super::{Decision, LoginAttempt, LoginFailure, Middleware, MiddlewareError, VerifiedUser};
@@ -23,6 +24,12 @@ pub trait RunObserver: Send + Sync + 'static {
     fn password_verified(&self, family: &'static str, outcome: &'static str) {
         let _ = (family, outcome);
     }
+}
+
+/// The trace span of one middleware run (trace level: free unless a tracing
+/// exporter asks for it).
+fn run_span(name: &str, hook: &'static str) -> tracing::Span {
+    tracing::trace_span!("uap.middleware", middleware = name, hook)
 }
 
 /// One configured middleware.
@@ -82,7 +89,8 @@ impl Pipeline {
     pub async fn pre_authenticate(&self, attempt: &LoginAttempt) -> Result<Decision, MiddlewareError> {
         for (order, entry) in self.entries.iter().enumerate() {
             let started = Instant::now();
-            let result = entry.middleware.pre_authenticate(attempt).await;
+            let result =
+                entry.middleware.pre_authenticate(attempt).instrument(run_span(&entry.name, "pre_authenticate")).await;
             self.record(order, entry, "pre_authenticate", attempt, started, outcome(&result), None).await;
             match result? {
                 Decision::Continue => {}
@@ -103,7 +111,11 @@ impl Pipeline {
     ) -> Result<Decision, MiddlewareError> {
         for (order, entry) in self.entries.iter().enumerate() {
             let started = Instant::now();
-            let result = entry.middleware.before_verify(attempt, user_id).await;
+            let result = entry
+                .middleware
+                .before_verify(attempt, user_id)
+                .instrument(run_span(&entry.name, "before_verify"))
+                .await;
             self.record(order, entry, "before_verify", attempt, started, outcome(&result), None).await;
             match result? {
                 Decision::Continue => {}
@@ -124,7 +136,11 @@ impl Pipeline {
     ) -> Result<Decision, MiddlewareError> {
         for (order, entry) in self.entries.iter().enumerate() {
             let started = Instant::now();
-            let result = entry.middleware.post_authenticate(attempt, user).await;
+            let result = entry
+                .middleware
+                .post_authenticate(attempt, user)
+                .instrument(run_span(&entry.name, "post_authenticate"))
+                .await;
             self.record(order, entry, "post_authenticate", attempt, started, outcome(&result), None).await;
             match result? {
                 Decision::Continue => {}
@@ -139,7 +155,8 @@ impl Pipeline {
     pub async fn on_failure(&self, attempt: &LoginAttempt, failure: &LoginFailure) {
         for (order, entry) in self.entries.iter().enumerate() {
             let started = Instant::now();
-            let result = entry.middleware.on_failure(attempt, failure).await;
+            let result =
+                entry.middleware.on_failure(attempt, failure).instrument(run_span(&entry.name, "on_failure")).await;
             let outcome = match &result {
                 Ok(()) => Outcome::Notified,
                 Err(err) => {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 use time::OffsetDateTime;
+use tracing::Instrument as _;
 use uap_ports::{AuditEventType, Clock, RotateOutcome, SessionRecord, SessionState, SessionStore};
 
 use super::refresh::{FingerprintKey, RefreshKeys};
@@ -104,9 +105,13 @@ impl SessionManager {
             auth_time: now,
             credential_fingerprint: new.credential_fingerprint,
         };
-        inner.store.create(&record).await?;
+        inner.store.create(&record).instrument(store_span("create")).await?;
         if !inner.policy.multi_device {
-            inner.store.delete_user_sessions(&record.user_id, Some(&session_id)).await?;
+            inner
+                .store
+                .delete_user_sessions(&record.user_id, Some(&session_id))
+                .instrument(store_span("delete_user_sessions"))
+                .await?;
         }
         self.issue(&record)
     }
@@ -126,7 +131,7 @@ impl SessionManager {
         if let Some(interval) = inner.policy.touch_interval()
             && now - record.last_activity >= interval
         {
-            inner.store.touch(&record.session_id, now).await?;
+            inner.store.touch(&record.session_id, now).instrument(store_span("touch")).await?;
         }
         Ok(ValidSession { record })
     }
@@ -143,7 +148,12 @@ impl SessionManager {
         client: &ClientContext,
     ) -> Result<SessionRecord, SessionError> {
         let inner = &self.inner;
-        let record = inner.store.get_owned(&claims.session_id, &claims.user_id).await?.ok_or(Rejection::NotFound)?;
+        let record = inner
+            .store
+            .get_owned(&claims.session_id, &claims.user_id)
+            .instrument(store_span("get_owned"))
+            .await?
+            .ok_or(Rejection::NotFound)?;
         if record.state != SessionState::Active || !is_current(claims, &record) {
             return Err(Rejection::Rotated.into());
         }
@@ -518,4 +528,10 @@ impl SessionManager {
 /// refresh by access token moves `expires_at`, ending the previous token).
 fn is_current(claims: &Claims, record: &SessionRecord) -> bool {
     claims.expires_at == record.expires_at.unix_timestamp()
+}
+
+/// The trace span of one session-store call (trace level: free unless a
+/// tracing exporter asks for it).
+fn store_span(op: &'static str) -> tracing::Span {
+    tracing::trace_span!("uap.session_store", op)
 }
