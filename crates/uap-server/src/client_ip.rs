@@ -80,23 +80,29 @@ impl ClientIpResolver {
 /// The comma-separated members of one header line (commas inside a quoted
 /// string do not split), trimmed, empty ones dropped.
 fn split_list(line: &[u8]) -> Vec<&[u8]> {
+    split_outside_quotes(line, b',')
+}
+
+/// `text` split at every `separator` outside a quoted string (backslash
+/// escapes inside quotes respected), trimmed, empty parts dropped.
+fn split_outside_quotes(text: &[u8], separator: u8) -> Vec<&[u8]> {
     let mut parts = Vec::new();
     let mut start = 0;
     let mut quoted = false;
     let mut escaped = false;
-    for (index, &byte) in line.iter().enumerate() {
+    for (index, &byte) in text.iter().enumerate() {
         if escaped {
             escaped = false;
         } else if quoted && byte == b'\\' {
             escaped = true;
         } else if byte == b'"' {
             quoted = !quoted;
-        } else if byte == b',' && !quoted {
-            parts.push(&line[start..index]);
+        } else if byte == separator && !quoted {
+            parts.push(&text[start..index]);
             start = index + 1;
         }
     }
-    parts.push(&line[start..]);
+    parts.push(&text[start..]);
     parts.into_iter().map(<[u8]>::trim_ascii).filter(|p| !p.is_empty()).collect()
 }
 
@@ -144,24 +150,7 @@ fn forwarded_element(element: &[u8]) -> Hop {
 
 /// The `;`-separated pairs of an element (quotes respected).
 fn split_pairs(element: &[u8]) -> Vec<&[u8]> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    let mut escaped = false;
-    for (index, &byte) in element.iter().enumerate() {
-        if escaped {
-            escaped = false;
-        } else if quoted && byte == b'\\' {
-            escaped = true;
-        } else if byte == b'"' {
-            quoted = !quoted;
-        } else if byte == b';' && !quoted {
-            parts.push(&element[start..index]);
-            start = index + 1;
-        }
-    }
-    parts.push(&element[start..]);
-    parts.into_iter().map(<[u8]>::trim_ascii).filter(|p| !p.is_empty()).collect()
+    split_outside_quotes(element, b';')
 }
 
 /// A token as is, or a quoted-string without its quotes and escapes.
