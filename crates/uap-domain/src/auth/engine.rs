@@ -158,6 +158,7 @@ impl AuthService {
     /// Builds the service.
     #[must_use]
     pub fn new(parts: AuthParts) -> Self {
+        let timing = Arc::new(RefusalTiming::with_max(parts.settings.refusal_floor_max));
         Self {
             directory: parts.directory,
             sessions: parts.sessions,
@@ -169,7 +170,7 @@ impl AuthService {
             mfa: parts.mfa,
             tickets: parts.tickets,
             clock: parts.clock,
-            timing: Arc::default(),
+            timing,
         }
     }
 
@@ -344,8 +345,7 @@ impl AuthService {
     /// A refusal, returned no earlier than `start` + the response floor.
     async fn refused(&self, start: OffsetDateTime, reason: &'static str, user_id: Option<String>) -> Refused {
         let elapsed = std::time::Duration::try_from(self.clock.now() - start).unwrap_or_default();
-        let floor = self.timing.floor().min(self.settings.refusal_floor_max);
-        if let Some(remaining) = floor.checked_sub(elapsed).filter(|r| !r.is_zero()) {
+        if let Some(remaining) = self.timing.floor().checked_sub(elapsed).filter(|r| !r.is_zero()) {
             self.pool.pause(remaining).await;
         }
         Refused { reason, user_id, block: None }

@@ -15,7 +15,7 @@
 //!   (format and parameters), the median of the last [`WINDOW`] durations
 //!   *relative to the dummy's median at the time*. The floor is the dummy's
 //!   median times the largest relative cost (at least 1), capped at
-//!   [`MAX_FLOOR`]. When the machine gets slower or faster, the dummy — run by
+//!   `refusal_floor_max_ms` ([`MAX_FLOOR`] by default). When the machine gets slower or faster, the dummy — run by
 //!   every unknown-user and cheap-format refusal — moves the floor of every
 //!   format with it, also of formats not seen since. A refused credential
 //!   check returns no earlier than its start plus the floor. Successful logins
@@ -26,8 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-/// The highest floor: a format slower than this (bcrypt cost ≥ 14 here) is
-/// left distinguishable rather than making every refusal wait longer.
+/// The default highest floor (`refusal_floor_max_ms`): a format slower than
+/// this (bcrypt cost ≥ 14 here) is left distinguishable rather than making
+/// every refusal wait longer.
 pub const MAX_FLOOR: Duration = Duration::from_secs(2);
 /// Labels tracked; past this the lowest estimate is forgotten.
 const MAX_LABELS: usize = 64;
@@ -130,13 +131,27 @@ pub struct TimingSnapshot {
 }
 
 /// The running estimates behind the floor, and the dummy counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RefusalTiming {
     estimates: Mutex<Estimates>,
     dummy_runs: [AtomicU64; 4],
+    /// The highest floor (`refusal_floor_max_ms`; zero: no floor).
+    max: Duration,
+}
+
+impl Default for RefusalTiming {
+    fn default() -> Self {
+        Self::with_max(MAX_FLOOR)
+    }
 }
 
 impl RefusalTiming {
+    /// Estimates whose floor never exceeds `max` (zero turns the floor off).
+    #[must_use]
+    pub fn with_max(max: Duration) -> Self {
+        Self { estimates: Mutex::default(), dummy_runs: Default::default(), max }
+    }
+
     /// A verification of a stored value with census label `label` took
     /// `elapsed`. Ignored until a dummy verification has been timed (the
     /// first unknown-user or cheap refusal).
@@ -178,11 +193,15 @@ impl RefusalTiming {
         self.estimates.lock().unwrap_or_else(PoisonError::into_inner).dummy.add(elapsed.as_secs_f64());
     }
 
-    /// The dummy's median times the largest relative cost, at most [`MAX_FLOOR`].
+    /// The dummy's median times the largest relative cost, at most the
+    /// configured maximum.
     #[must_use]
     pub fn floor(&self) -> Duration {
+        if self.max.is_zero() {
+            return Duration::ZERO;
+        }
         let seconds = self.estimates.lock().unwrap_or_else(PoisonError::into_inner).floor_seconds();
-        Duration::try_from_secs_f64(seconds).unwrap_or(MAX_FLOOR).min(MAX_FLOOR)
+        Duration::try_from_secs_f64(seconds).unwrap_or(self.max).min(self.max)
     }
 
     /// The floor and the counters.
@@ -268,6 +287,16 @@ mod tests {
         assert!(!estimates.relative.contains_key("pbkdf2 (0 iterations)"));
         drop(estimates);
         assert!(close(timing.floor(), ms(100)));
+    }
+
+    #[test]
+    fn the_configured_maximum_caps_the_floor_and_zero_turns_it_off() {
+        for (max, expected) in [(Duration::from_secs(5), Duration::from_secs(5)), (Duration::ZERO, Duration::ZERO)] {
+            let timing = RefusalTiming::with_max(max);
+            timing.record_dummy(DummyReason::UnknownUser, ms(30));
+            timing.record("bcrypt cost 16", Duration::from_secs(9));
+            assert_eq!(timing.floor(), expected);
+        }
     }
 
     #[test]
