@@ -11,45 +11,26 @@ use uap_adapters_sql::testing::TestDb;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Server, TempDir, serve_in, serve_sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
 
 /// A server over a SQLite host with `bob` and `eve` (both "bob-password").
 async fn start(extra: &str) -> (Server, TempDir) {
-    let dir = TempDir::new();
-    let host = dir.path().join("host.db");
-    let status = std::process::Command::new("sqlite3")
-        .arg(&host)
-        .arg(format!(
+    serve_sqlite(
+        &format!(
             "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, email TEXT, password TEXT, role TEXT);
              INSERT INTO users (username, email, password, role) VALUES ('bob', 'bob@example.com', '{BOB}', 'user');
              INSERT INTO users (username, email, password, role) VALUES ('eve', 'eve@example.com', '{BOB}', 'user');"
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let url = format!("sqlite://{}", host.display());
-    let server = serve(&dir, &url, extra).await;
-    (server, dir)
+        ),
+        &format!("bcrypt_cost = 4\n{extra}"),
+    )
+    .await
 }
 
 async fn serve(dir: &TempDir, host_url: &str, extra: &str) -> Server {
-    let port = free_port();
-    let config = dir.path().join("uap.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "port = {port}\nhost_db_url = \"{host_url}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n\
-             jwt_secret_key = \"0123456789abcdef0123456789abcdef\"\nbcrypt_cost = 4\n{extra}",
-            dir.path().join("uap.db").display()
-        ),
-    )
-    .unwrap();
-    let mut command = uap();
-    command.arg("serve").arg("--config").arg(&config);
-    Server::start(command, port).await
+    serve_in(dir, host_url, &format!("bcrypt_cost = 4\n{extra}")).await
 }
 
 /// A login with the given extra header lines, sent as raw bytes; the status.

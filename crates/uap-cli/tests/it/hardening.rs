@@ -7,35 +7,15 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Server, TempDir, free_port, serve_in, sqlite, uap};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
 /// Django 5.2 `make_password("password")`, PBKDF2 with 1000 iterations (84 characters).
 const DJANGO: &str = "pbkdf2_sha256$1000$socjXmeaGmaEZMRl7Rs13n$/DrG9Ug9ivbPMTfoAUQJLR44RpQa9xzkrVJDiBXunT0=";
 
-fn sqlite(db: &Path, sql: &str) -> String {
-    let out = std::process::Command::new("sqlite3").arg(db).arg(sql).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 async fn serve(dir: &TempDir, extra: &str) -> Server {
-    let port = free_port();
-    let config = dir.path().join("uap.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "port = {port}\nhost_db_url = \"sqlite://{}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n\
-             jwt_secret_key = \"0123456789abcdef0123456789abcdef\"\n{extra}",
-            dir.path().join("host.db").display(),
-            dir.path().join("uap.db").display()
-        ),
-    )
-    .unwrap();
-    let mut command = uap();
-    command.arg("serve").arg("--config").arg(&config);
-    Server::start(command, port).await
+    serve_in(dir, &format!("sqlite://{}", dir.path().join("host.db").display()), extra).await
 }
 
 async fn login(server: &Server, username: &str, password: &str) -> (u16, Value) {

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use uap_domain::mfa::{Totp, TotpSecret};
 
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Server, TempDir, serve_sqlite, sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -15,34 +15,18 @@ const KEY: &str = "0000000000000000000000000000000000000000000000000000000000000
 /// `bob` (role `user`) and `root` (role `admin`), both with "bob-password";
 /// the `mfa` middleware with `required_roles`.
 async fn start(required_roles: &str) -> (Server, TempDir) {
-    let dir = TempDir::new();
-    let host = dir.path().join("host.db");
-    let status = std::process::Command::new("sqlite3")
-        .arg(&host)
-        .arg(format!(
+    serve_sqlite(
+        &format!(
             "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, email TEXT, password TEXT, role TEXT);
              INSERT INTO users (username, email, password, role) VALUES ('bob', 'bob@example.com', '{BOB}', 'user');
              INSERT INTO users (username, email, password, role) VALUES ('root', 'root@example.com', '{BOB}', 'admin');"
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let port = free_port();
-    let config = dir.path().join("uap.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "port = {port}\nhost_db_url = \"sqlite://{}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n\
-             jwt_secret_key = \"0123456789abcdef0123456789abcdef\"\nbcrypt_cost = 4\nencryption_key = \"{KEY}\"\n\
-             [[middleware_stack]]\nname = \"mfa\"\nenabled = true\nissuer = \"Acme\"\nrequired_roles = {required_roles}\n",
-            host.display(),
-            dir.path().join("uap.db").display()
+        ),
+        &format!(
+            "bcrypt_cost = 4\nencryption_key = \"{KEY}\"\n\
+             [[middleware_stack]]\nname = \"mfa\"\nenabled = true\nissuer = \"Acme\"\nrequired_roles = {required_roles}\n"
         ),
     )
-    .unwrap();
-    let mut command = uap();
-    command.arg("serve").arg("--config").arg(&config);
-    (Server::start(command, port).await, dir)
+    .await
 }
 
 async fn post(server: &Server, route: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
@@ -56,12 +40,7 @@ async fn post(server: &Server, route: &str, bearer: Option<&str>, body: Value) -
 }
 
 fn audit_count(dir: &TempDir, filter: &str) -> usize {
-    let out = std::process::Command::new("sqlite3")
-        .arg(dir.path().join("uap.db"))
-        .arg(format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    sqlite(&dir.path().join("uap.db"), &format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}")).parse().unwrap()
 }
 
 /// The status of a request with `token` as Bearer.

@@ -11,39 +11,21 @@ use uap_domain::mfa::{Totp, TotpSecret};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Server, TempDir, free_port, serve_sqlite, sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
 
 async fn start(extra: &str) -> (Server, TempDir) {
-    let dir = TempDir::new();
-    let host = dir.path().join("host.db");
-    let status = std::process::Command::new("sqlite3")
-        .arg(&host)
-        .arg(format!(
+    serve_sqlite(
+        &format!(
             "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, email TEXT, password TEXT, role TEXT);
              INSERT INTO users (username, email, password, role) VALUES ('bob', 'bob@example.com', '{BOB}', 'user');
              INSERT INTO users (username, email, password, role) VALUES ('root', 'root@example.com', '{BOB}', 'admin');"
-        ))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let port = free_port();
-    let config = dir.path().join("uap.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "port = {port}\nhost_db_url = \"sqlite://{}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n\
-             jwt_secret_key = \"0123456789abcdef0123456789abcdef\"\nbcrypt_cost = 4\n{extra}",
-            host.display(),
-            dir.path().join("uap.db").display()
         ),
+        &format!("bcrypt_cost = 4\n{extra}"),
     )
-    .unwrap();
-    let mut command = uap();
-    command.arg("serve").arg("--config").arg(&config);
-    (Server::start(command, port).await, dir)
+    .await
 }
 
 async fn login(server: &Server, body: Value, forwarded_for: Option<&str>) -> (u16, Value, Option<String>) {
@@ -58,12 +40,7 @@ async fn login(server: &Server, body: Value, forwarded_for: Option<&str>) -> (u1
 }
 
 fn audit_count(dir: &TempDir, filter: &str) -> usize {
-    let out = std::process::Command::new("sqlite3")
-        .arg(dir.path().join("uap.db"))
-        .arg(format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    sqlite(&dir.path().join("uap.db"), &format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}")).parse().unwrap()
 }
 
 #[tokio::test]

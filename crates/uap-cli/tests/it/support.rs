@@ -111,3 +111,40 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `sqlite3 <db> <sql>` (the Debian client) and returns what it printed.
+pub fn sqlite(db: &Path, sql: &str) -> String {
+    let out = Command::new("sqlite3").arg(db).arg(sql).output().expect("sqlite3 runs");
+    assert!(out.status.success(), "sqlite3: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `uap serve` with `dir/uap.toml`: a free port, the host database at
+/// `host_url`, the internal database `dir/uap.db`, a test JWT secret, then
+/// `extra` (top-level keys before any `[[middleware_stack]]` table).
+pub async fn serve_in(dir: &TempDir, host_url: &str, extra: &str) -> Server {
+    let port = free_port();
+    let config = dir.path().join("uap.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "port = {port}\nhost_db_url = \"{host_url}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n\
+             jwt_secret_key = \"0123456789abcdef0123456789abcdef\"\n{extra}",
+            dir.path().join("uap.db").display()
+        ),
+    )
+    .unwrap();
+    let mut command = uap();
+    command.arg("serve").arg("--config").arg(&config);
+    Server::start(command, port).await
+}
+
+/// A fresh directory with the SQLite host database `host.db` made by
+/// `host_sql`, and [`serve_in`] over it.
+pub async fn serve_sqlite(host_sql: &str, extra: &str) -> (Server, TempDir) {
+    let dir = TempDir::new();
+    let host = dir.path().join("host.db");
+    sqlite(&host, host_sql);
+    let server = serve_in(&dir, &format!("sqlite://{}", host.display()), extra).await;
+    (server, dir)
+}

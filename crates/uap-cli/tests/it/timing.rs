@@ -7,7 +7,7 @@
 
 use serde_json::json;
 
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Server, TempDir, serve_sqlite};
 
 /// `openssl passwd -1 -salt uapmd5 md5-password`.
 const MD5_CRYPT: &str = "$1$uapmd5$fD/T8Xn6Xg2go.ny.QpeR1";
@@ -23,8 +23,6 @@ const PHPASS_MAX: &str = "$P$M9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L";
 /// A host table of cheap, unusable and over-budget rows, served with the
 /// default argon2id (the dummy) and `hash_upgrade = "write_back"`.
 async fn start() -> (Server, TempDir) {
-    let dir = TempDir::new();
-    let host = dir.path().join("host.db");
     let rows = [
         ("md5", MD5_CRYPT),
         ("php", PHPASS),
@@ -37,24 +35,7 @@ async fn start() -> (Server, TempDir) {
     for (username, hash) in rows {
         sql.push_str(&format!("INSERT INTO users (username, password) VALUES ('{username}', '{hash}');\n"));
     }
-    let status = std::process::Command::new("sqlite3").arg(&host).arg(sql).status().unwrap();
-    assert!(status.success());
-    let port = free_port();
-    let config = dir.path().join("uap.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "port = {port}\nhost_db_url = \"sqlite://{}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n\
-             jwt_secret_key = \"0123456789abcdef0123456789abcdef\"\nrate_limit_enabled = false\n\
-             hash_upgrade = \"write_back\"\n",
-            host.display(),
-            dir.path().join("uap.db").display()
-        ),
-    )
-    .unwrap();
-    let mut command = uap();
-    command.arg("serve").arg("--config").arg(&config);
-    (Server::start(command, port).await, dir)
+    serve_sqlite(&sql, "rate_limit_enabled = false\nhash_upgrade = \"write_back\"\n").await
 }
 
 async fn login(server: &Server, username: &str, password: &str) -> u16 {
