@@ -3,21 +3,21 @@
 //! progress bar on stderr).
 
 use indicatif::{ProgressBar, ProgressStyle};
-use uap_domain::config::Settings;
 use uap_ports::{Clock, SystemClock};
+use uap_server::Config;
 use uap_server::retention::{self, Table};
 
 use crate::Failure;
 use crate::output::Out;
 
-async fn internal_db(settings: &Settings) -> Result<uap_adapters_sql::InternalDb, Failure> {
-    Ok(uap_server::connect_internal_db(settings, settings.auto_migrate).await?)
+async fn internal_db(config: &Config) -> Result<uap_adapters_sql::InternalDb, Failure> {
+    Ok(uap_server::connect_internal_db(config, config.storage.auto_migrate).await?)
 }
 
-pub(crate) async fn report(settings: &Settings, from: Option<&str>, to: Option<&str>) -> Result<(), Failure> {
+pub(crate) async fn report(config: &Config, from: Option<&str>, to: Option<&str>) -> Result<(), Failure> {
     let now = SystemClock.now();
     let (start, end) = uap_server::audit::report_period(from, to, ("--from", "--to"), now).map_err(Failure::config)?;
-    let db = internal_db(settings).await?;
+    let db = internal_db(config).await?;
     let report = uap_server::audit::report(&db.audit_sink(), start, end, now)
         .await
         .map_err(|e| Failure::runtime(format!("internal database (database_url): {e}")))?;
@@ -26,9 +26,9 @@ pub(crate) async fn report(settings: &Settings, from: Option<&str>, to: Option<&
     Ok(())
 }
 
-pub(crate) async fn cleanup(settings: &Settings) -> Result<(), Failure> {
-    let db = internal_db(settings).await?;
-    let cutoff = retention::cutoff(SystemClock.now(), settings.audit_retention_days);
+pub(crate) async fn cleanup(config: &Config) -> Result<(), Failure> {
+    let db = internal_db(config).await?;
+    let cutoff = retention::cutoff(SystemClock.now(), config.audit_retention_days);
     let pending = retention::pending(&db, cutoff)
         .await
         .map_err(|e| Failure::runtime(format!("internal database (database_url): {e}")))?;
@@ -59,7 +59,7 @@ pub(crate) async fn cleanup(settings: &Settings) -> Result<(), Failure> {
         deleted.audit_logs,
         deleted.middleware_logs,
         uap_server::api::rfc3339(cutoff),
-        settings.audit_retention_days
+        config.audit_retention_days
     ));
     Ok(())
 }

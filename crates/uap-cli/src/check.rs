@@ -3,11 +3,10 @@
 use std::collections::BTreeMap;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use uap_domain::config::Settings;
 use uap_domain::password::{self, HashUpgrade};
 
 use crate::output::Out;
-use uap_server::StartupError;
+use uap_server::{Config, StartupError};
 
 use crate::Failure;
 
@@ -16,8 +15,8 @@ const BATCH: u64 = 5_000;
 /// Show a progress bar above this many rows.
 const PROGRESS_ABOVE: u64 = 20_000;
 
-pub(crate) async fn run(settings: &Settings, sample: u64) -> Result<(), Failure> {
-    let directory = uap_server::connect_host_directory(settings).await.map_err(|err| match err {
+pub(crate) async fn run(config: &Config, sample: u64) -> Result<(), Failure> {
+    let directory = uap_server::connect_host_directory(&config.host).await.map_err(|err| match err {
         StartupError::HostDirectory(uap_ports::StoreError::Unavailable { .. }) => Failure::runtime(err.to_string()),
         other => Failure::from(other),
     })?;
@@ -53,14 +52,14 @@ pub(crate) async fn run(settings: &Settings, sample: u64) -> Result<(), Failure>
         .map_err(|e| Failure::runtime(format!("host database: {e}")))?;
     bar.finish_and_clear();
 
-    let policy = settings.password_policy();
+    let policy = &config.auth.policy;
     let mut census: BTreeMap<String, (u64, Weakness)> = BTreeMap::new();
     for stored in &hashes {
-        let (label, weakness) = match password::identify(stored, &policy) {
-            Some(format) if format.is_weak(&policy) && password::rewritable(&policy, stored) => {
+        let (label, weakness) = match password::identify(stored, policy) {
+            Some(format) if format.is_weak(policy) && password::rewritable(policy, stored) => {
                 (format.label(), Weakness::Upgradable)
             }
-            Some(format) if format.is_weak(&policy) => (format.label(), Weakness::NeedsReset),
+            Some(format) if format.is_weak(policy) => (format.label(), Weakness::NeedsReset),
             Some(format) => (format.label(), Weakness::Strong),
             None => ("unknown format (login denied)".to_owned(), Weakness::Strong),
         };
@@ -70,7 +69,7 @@ pub(crate) async fn run(settings: &Settings, sample: u64) -> Result<(), Failure>
     Out::line(&format!("{total} password hashes sampled"));
     let mut rows: Vec<(String, (u64, Weakness))> = census.into_iter().collect();
     rows.sort_by(|a, b| b.1.0.cmp(&a.1.0).then_with(|| a.0.cmp(&b.0)));
-    let upgradable = match settings.hash_upgrade {
+    let upgradable = match policy.upgrade {
         HashUpgrade::WriteBack => "  (weak: will be upgraded on login)",
         HashUpgrade::Report => "  (weak: set hash_upgrade = \"write_back\" to upgrade on login)",
         HashUpgrade::Off => "  (weak)",

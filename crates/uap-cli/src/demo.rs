@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use uap_domain::password;
-use uap_server::settings;
 
 use crate::output::Out;
 use crate::{Failure, serve};
@@ -148,7 +147,7 @@ async fn create_host_db(path: &Path) -> Result<(), Failure> {
     )
     .await
     .map_err(fail)?;
-    let policy = uap_domain::config::Settings::default().password_policy();
+    let policy = uap_domain::password::PasswordPolicy::default();
     for user in USERS {
         let hash = if user.hash.is_empty() {
             password::hash(&policy, user.password).map_err(|e| Failure::runtime(e.to_string()))?
@@ -258,9 +257,9 @@ pub(crate) async fn run(port: u16, dir: &Path) -> Result<(), Failure> {
     if !config.exists() {
         write_config(&config, &dir, port)?;
     }
-    let mut settings = settings::load(Some(&config))?;
-    settings.port = port;
-    uap_server::telemetry::init(settings.log_format, settings.debug);
+    let mut loaded = uap_server::config::load(Some(&config))?;
+    loaded.listen.port = port;
+    uap_server::telemetry::init(loaded.telemetry.log_format, loaded.telemetry.debug);
 
     Out::line(&format!("UAP demo — host database {} , config {}", host_db.display(), config.display()));
     Out::line("");
@@ -280,5 +279,5 @@ pub(crate) async fn run(port: u16, dir: &Path) -> Result<(), Failure> {
     );
     Out::line(&format!("API docs: http://127.0.0.1:{port}/docs/"));
     Out::line("");
-    serve(settings).await
+    serve(loaded).await
 }

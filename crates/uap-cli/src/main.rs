@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use uap_domain::password::{self, PreferredAlgorithm};
-use uap_server::settings::{self, SettingsError};
+use uap_domain::password::{self, PasswordPolicy, PreferredAlgorithm};
+use uap_server::config::{self, Config, SettingsError};
 use uap_server::{Application, StartupError};
 
 use crate::output::Out;
@@ -119,7 +119,7 @@ impl From<SettingsError> for Failure {
 impl From<StartupError> for Failure {
     fn from(err: StartupError) -> Self {
         let code = match &err {
-            StartupError::Config(_) => 2,
+            StartupError::Config(_) | StartupError::Invalid(_) => 2,
             StartupError::HostDirectory(uap_ports::StoreError::Misconfigured(_))
             | StartupError::InternalDb(uap_ports::StoreError::Misconfigured(_)) => 2,
             _ => 1,
@@ -155,44 +155,45 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Demo { port, dir } => demo::run(port, &dir).await,
         Command::Serve { config } => {
-            let settings = settings::load(config.as_deref())?;
-            let telemetry = uap_server::telemetry::init_with(&settings).map_err(Failure::config)?;
-            let served = serve(settings).await;
+            let config = config::load(config.as_deref())?;
+            let telemetry =
+                uap_server::telemetry::init_with(&config.telemetry, &config.service_name).map_err(Failure::config)?;
+            let served = serve(config).await;
             telemetry.shutdown().await;
             served
         }
         Command::Migrate { config } => {
-            let settings = settings::load(config.as_deref())?;
-            uap_server::connect_internal_db(&settings, true).await?;
+            let config = config::load(config.as_deref())?;
+            uap_server::connect_internal_db(&config, true).await?;
             Out::line("internal database is up to date");
             Ok(())
         }
         Command::Check { config, sample } => {
-            let settings = settings::load(config.as_deref())?;
-            check::run(&settings, sample).await
+            let config = config::load(config.as_deref())?;
+            check::run(&config, sample).await
         }
         Command::Audit { command: AuditCommand::Report { from, to, config } } => {
-            let settings = settings::load(config.as_deref())?;
-            audit::report(&settings, from.as_deref(), to.as_deref()).await
+            let config = config::load(config.as_deref())?;
+            audit::report(&config, from.as_deref(), to.as_deref()).await
         }
         Command::Audit { command: AuditCommand::Cleanup { config } } => {
-            let settings = settings::load(config.as_deref())?;
-            audit::cleanup(&settings).await
+            let config = config::load(config.as_deref())?;
+            audit::cleanup(&config).await
         }
         Command::Hash { algorithm, config } => hash(algorithm.as_deref(), config.as_deref()),
     }
 }
 
-pub(crate) async fn serve(settings: uap_domain::config::Settings) -> Result<(), Failure> {
-    let app = Application::build(settings).await?;
+pub(crate) async fn serve(config: Config) -> Result<(), Failure> {
+    let app = Application::build(config).await?;
     app.run_until_stopped().await.map_err(|e| Failure::runtime(format!("server error: {e}")))
 }
 
 fn hash(algorithm: Option<&str>, config: Option<&std::path::Path>) -> Result<(), Failure> {
     // The configuration is optional here: `uap hash` works without a host DB.
-    let policy = match settings::load(config) {
-        Ok(settings) => settings.password_policy(),
-        Err(_) if config.is_none() => uap_domain::config::Settings::default().password_policy(),
+    let policy = match config::load(config) {
+        Ok(config) => config.auth.policy,
+        Err(_) if config.is_none() => PasswordPolicy::default(),
         Err(err) => return Err(err.into()),
     };
     let algorithm = match algorithm {

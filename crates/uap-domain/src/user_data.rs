@@ -4,8 +4,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::Settings;
-
 /// Column names that hold secrets in common frameworks, matched exactly
 /// (case-insensitively).
 const SECRET_NAMES: &[&str] = &[
@@ -61,14 +59,10 @@ pub struct UserDataFilter {
 
 impl UserDataFilter {
     /// The filter configured by `password_field`, `sensitive_fields` and
-    /// `user_data_fields`.
+    /// `user_data_fields` (`None`: every column that remains).
     #[must_use]
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            password_field: settings.password_field.clone(),
-            sensitive: settings.sensitive_fields.clone(),
-            allow: settings.user_data_fields.clone(),
-        }
+    pub fn new(password_field: impl Into<String>, sensitive: Vec<String>, allow: Option<Vec<String>>) -> Self {
+        Self { password_field: password_field.into(), sensitive, allow }
     }
 
     /// Whether `column` may be returned.
@@ -123,8 +117,7 @@ mod tests {
 
     #[test]
     fn secure_by_default() {
-        let filter =
-            UserDataFilter::from_settings(&Settings { sensitive_fields: vec!["ssn".into()], ..Settings::default() });
+        let filter = UserDataFilter::new("password", vec!["ssn".into()], None);
         let data = filter.apply("id", "7", &attrs(), &[]);
         assert_eq!(data, json!({"id": 7, "username": "ann", "email": "a@x"}));
     }
@@ -158,10 +151,11 @@ mod tests {
 
     #[test]
     fn allow_list_wins_but_never_password_or_sensitive() {
-        let filter = UserDataFilter::from_settings(&Settings {
-            user_data_fields: Some(vec!["username".into(), "api_key".into(), "password".into()]),
-            ..Settings::default()
-        });
+        let filter = UserDataFilter::new(
+            "password",
+            Vec::new(),
+            Some(vec!["username".into(), "api_key".into(), "password".into()]),
+        );
         let mut attributes = attrs();
         attributes.insert("password".into(), json!("hash"));
         let data = filter.apply("id", "7", &attributes, &["admin".into()]);

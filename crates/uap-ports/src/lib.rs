@@ -29,6 +29,8 @@ pub use events::{BusEvent, BusHandler, EventBus};
 pub use mfa::{MfaFactor, MfaFactorStore};
 pub use middleware_log::{MiddlewareLogSink, MiddlewareRun};
 pub use pool::{BlockingPool, PoolError};
-pub use rate_limit::{Admission, RateLimitKey, RateLimitRule, RateLimitStore};
+pub use rate_limit::{
+    Admission, LATEST, RateLimitCounter, RateLimitKey, RateLimitRule, RateLimitStore, Step, saturating_add,
+};
 pub use session::{RotateOutcome, SessionRecord, SessionState, SessionStore};
 pub use webhook::{WebhookAction, WebhookCall, WebhookClient, WebhookError};

@@ -47,6 +47,96 @@ pub enum Admission {
     },
 }
 
+/// The latest instant a store keeps (every SQL engine can hold it).
+pub const LATEST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
+
+/// `t + d`, saturating at [`LATEST`] (and the epoch for negative spans)
+/// instead of overflowing.
+#[must_use]
+pub fn saturating_add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
+    t.checked_add(d).map_or(if d.is_negative() { OffsetDateTime::UNIX_EPOCH } else { LATEST }, |t| t.min(LATEST))
+}
+
+/// One key's counter, as every store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitCounter {
+    /// Attempts in the current window (the one that crossed the limit included).
+    pub count: u32,
+    /// When the current window started.
+    pub window_start: OffsetDateTime,
+    /// When the block ends, once over the limit.
+    pub blocked_until: Option<OffsetDateTime>,
+}
+
+/// What one attempt does to a counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The key is blocked until then: nothing changes.
+    Blocked(OffsetDateTime),
+    /// Write this counter; answer this.
+    Counted(RateLimitCounter, Admission),
+}
+
+impl RateLimitRule {
+    /// `max_attempts`, kept below what a signed 32-bit count can exceed by one
+    /// (the SQL column), the same in every store.
+    #[must_use]
+    pub fn attempts_allowed(self) -> u32 {
+        self.max_attempts.min(i32::MAX.unsigned_abs() - 1)
+    }
+
+    /// The one rule of every store (the Redis script mirrors it): an attempt
+    /// at `now` on a key whose counter is `current`. A blocked key stays
+    /// blocked until its block ends; an ended block or a passed window starts
+    /// a fresh window.
+    #[must_use]
+    pub fn step(self, current: Option<RateLimitCounter>, now: OffsetDateTime) -> Step {
+        let (count, window_start) = match current {
+            Some(RateLimitCounter { blocked_until: Some(until), .. }) if until > now => return Step::Blocked(until),
+            Some(c) if c.blocked_until.is_none() && saturating_add(c.window_start, self.window) > now => {
+                (c.count.saturating_add(1), c.window_start)
+            }
+            // No counter, the window has passed, or a block has ended.
+            _ => (1, now),
+        };
+        if count > self.attempts_allowed() {
+            let until = saturating_add(now, self.block);
+            Step::Counted(
+                RateLimitCounter { count, window_start, blocked_until: Some(until) },
+                Admission::Blocked { until, newly_blocked: true },
+            )
+        } else {
+            Step::Counted(
+                RateLimitCounter { count, window_start, blocked_until: None },
+                Admission::Allowed { attempt: count },
+            )
+        }
+    }
+
+    /// The attempts counted in the current window of `current` at `now`
+    /// (0 when none, when the window has passed or a block has ended).
+    #[must_use]
+    pub fn attempts_in_window(self, current: Option<RateLimitCounter>, now: OffsetDateTime) -> u32 {
+        match current {
+            Some(c)
+                if c.blocked_until.is_none_or(|until| until > now)
+                    && saturating_add(c.window_start, self.window) > now =>
+            {
+                c.count
+            }
+            _ => 0,
+        }
+    }
+}
+
+impl RateLimitCounter {
+    /// When the block of this counter ends, if it is blocked at `now`.
+    #[must_use]
+    pub fn blocked_at(self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.blocked_until.filter(|until| *until > now)
+    }
+}
+
 /// Attempt counters, shared by every instance using the same store. Counting
 /// is atomic: N concurrent attempts on one key with `max_attempts = M` admit
 /// at most M.

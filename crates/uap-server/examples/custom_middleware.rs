@@ -55,7 +55,7 @@ pub fn registry() -> MiddlewareRegistry {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let config = std::env::args().nth(1);
-    let settings = match uap_server::settings::load(config.as_deref().map(std::path::Path::new)) {
+    let settings = match uap_server::config::load_settings(config.as_deref().map(std::path::Path::new)) {
         Ok(settings) => settings,
         Err(err) => {
             eprintln!("error: {err}");
@@ -63,7 +63,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     uap_server::telemetry::init(settings.log_format, settings.debug);
-    let served = match Application::build_with(settings, registry()).await {
+    let served = match Application::from_settings(settings, registry()).await {
         Ok(app) => app.run_until_stopped().await.map_err(|e| e.to_string()),
         Err(err) => Err(err.to_string()),
     };

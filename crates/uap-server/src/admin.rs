@@ -20,7 +20,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uap_domain::EventDetails;
-use uap_domain::config::Settings;
 use uap_ports::AuditEventType;
 
 use crate::api::{ApiError, ErrorShape};
@@ -81,12 +80,6 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 }
 
 impl AdminGuard {
-    /// `admin_api_key` and `admin_ip_allowlist` of `settings`.
-    #[must_use]
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self::new(settings.admin_api_key.as_ref(), settings.admin_ip_allowlist.clone())
-    }
-
     /// A guard for `key` (none: admin routes disabled) and `allowlist`.
     #[must_use]
     pub fn new(key: Option<&SecretString>, allowlist: Vec<IpNet>) -> Self {

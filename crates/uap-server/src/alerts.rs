@@ -15,10 +15,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::AlertSettings;
 use prometheus::core::Collector;
 use serde_json::json;
 use uap_adapters_http::AlertSender;
-use uap_domain::config::AlertSettings;
 use uap_ports::Clock;
 
 use crate::metrics::Metrics;
@@ -207,7 +207,7 @@ pub async fn run(
 mod tests {
     use std::time::{Duration, Instant};
 
-    use uap_domain::config::AlertSettings;
+    use crate::config::AlertSettings;
 
     use super::{Evaluator, Transition};
     use crate::metrics::Metrics;

@@ -11,14 +11,14 @@ use serde_json::{Map, Value};
 use uap_adapters_http::{CaptchaProvider, HttpCaptchaVerifier, HttpWebhookClient};
 use uap_domain::AuditRecorder;
 use uap_domain::auth::MfaService;
-use uap_domain::config::{CaptchaProviderKind, MiddlewareSpec, Settings};
-use uap_domain::mfa::SecretBox;
+use uap_domain::config::{CaptchaProviderKind, MiddlewareSpec};
 use uap_domain::pipeline::{
-    AddressBudget, CaptchaMiddleware, IpRulesMiddleware, MfaMiddleware, MfaPolicy, Middleware, PipelineEntry,
-    RateLimitMiddleware, WebhookMiddleware, rate_limit_rule,
+    CaptchaMiddleware, IpRulesMiddleware, MfaMiddleware, MfaPolicy, Middleware, PipelineEntry, RateLimitMiddleware,
+    WebhookMiddleware,
 };
 use uap_ports::{Clock, MfaFactorStore, RateLimitRule, RateLimitStore, WebhookClient};
 
+use crate::config::Config;
 use crate::startup::StartupError;
 
 /// Builds a custom middleware from its entry's keys (everything but `name`
@@ -58,14 +58,16 @@ impl MiddlewareRegistry {
         self
     }
 
-    pub(crate) fn names(&self) -> BTreeSet<String> {
+    /// The registered names, for [`Config::from_settings`].
+    #[must_use]
+    pub fn names(&self) -> BTreeSet<String> {
         self.factories.keys().cloned().collect()
     }
 }
 
 /// What the built-in middlewares are wired to.
 pub(crate) struct Wiring<'a> {
-    pub settings: &'a Settings,
+    pub config: &'a Config,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub mfa_factors: Arc<dyn MfaFactorStore>,
     pub clock: Arc<dyn Clock>,
@@ -75,22 +77,22 @@ pub(crate) struct Wiring<'a> {
 
 /// The pipeline entries, and the MFA service when `mfa` is configured.
 pub(crate) fn build(wiring: &Wiring<'_>) -> Result<(Vec<PipelineEntry>, Option<Arc<MfaService>>), StartupError> {
-    let settings = wiring.settings;
-    let specs = settings.middleware_specs(&wiring.registry.names()).map_err(|errors| {
-        StartupError::Config(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-    })?;
-    let default_rule = rate_limit_rule(settings.max_attempts, settings.rate_limit_window, settings.block_duration);
+    let config = wiring.config;
+    let default_rule = config.limits.rule;
     let mut webhook_client: Option<Arc<dyn WebhookClient>> = None;
     let mut mfa_service = None;
     let mut entries = Vec::new();
-    for spec in specs {
+    for spec in config.middleware.iter().cloned() {
         let (name, middleware): (String, Arc<dyn Middleware>) = match spec {
             MiddlewareSpec::RateLimit(s) => {
-                let rule = rate_limit_rule(
-                    s.max_attempts.unwrap_or(settings.max_attempts),
-                    s.window_seconds.unwrap_or(settings.rate_limit_window),
-                    s.block_duration.unwrap_or(settings.block_duration),
-                );
+                let seconds = |s: Option<u64>, default: time::Duration| {
+                    s.map_or(default, |s| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)))
+                };
+                let rule = RateLimitRule {
+                    max_attempts: s.max_attempts.unwrap_or(default_rule.max_attempts),
+                    window: seconds(s.window_seconds, default_rule.window),
+                    block: seconds(s.block_duration, default_rule.block),
+                };
                 let mut middleware = RateLimitMiddleware::new(
                     Arc::clone(&wiring.rate_limits),
                     rule,
@@ -98,11 +100,8 @@ pub(crate) fn build(wiring: &Wiring<'_>) -> Result<(Vec<PipelineEntry>, Option<A
                     Arc::clone(&wiring.clock),
                     wiring.audit.clone(),
                 );
-                if settings.address_max_failures > 0 {
-                    middleware = middleware.with_address_budget(AddressBudget {
-                        max_failures: settings.address_max_failures,
-                        ipv6_prefix: settings.address_ipv6_prefix,
-                    });
+                if let Some(budget) = config.limits.address_budget {
+                    middleware = middleware.with_address_budget(budget);
                 }
                 ("rate_limit".into(), Arc::new(middleware))
             }
@@ -174,17 +173,16 @@ pub(crate) fn build(wiring: &Wiring<'_>) -> Result<(Vec<PipelineEntry>, Option<A
 }
 
 fn mfa(wiring: &Wiring<'_>, issuer: Option<String>, rule: RateLimitRule) -> Result<Arc<MfaService>, StartupError> {
-    let settings = wiring.settings;
-    let key = settings
-        .encryption_key
-        .as_ref()
+    let config = wiring.config;
+    // Config::from_settings sets the key exactly when an mfa entry is enabled.
+    let sealer = config
+        .mfa_key
+        .clone()
         .ok_or_else(|| StartupError::Config("encryption_key: is required by the mfa middleware".into()))?;
-    let sealer = SecretBox::from_config(key.expose_secret())
-        .map_err(|e| StartupError::Config(format!("encryption_key: {e}")))?;
     Ok(Arc::new(MfaService::new(
         Arc::clone(&wiring.mfa_factors),
         sealer,
-        issuer.unwrap_or_else(|| settings.service_name.clone()),
+        issuer.unwrap_or_else(|| config.service_name.clone()),
         Arc::clone(&wiring.rate_limits),
         rule,
         Arc::clone(&wiring.clock),

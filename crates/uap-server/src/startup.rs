@@ -10,23 +10,22 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use uap_adapters_http::AlertSender;
-use uap_adapters_sql::{
-    ColumnPurpose, ConfigValue, HostTableConfig, InternalDb, OptionalColumn, RoleTableConfig, SqlUserDirectory,
-};
+use uap_adapters_sql::{InternalDb, SqlUserDirectory};
 use uap_domain::AuditRecorder;
-use uap_domain::auth::{AuthParts, AuthService, AuthSettings};
-use uap_domain::config::{SessionStoreKind, Settings};
+use uap_domain::auth::{AuthParts, AuthService};
+use uap_domain::config::ConfigError;
 use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessionStore};
-use uap_domain::password;
+use uap_domain::password::{self, PasswordPolicy};
 use uap_domain::pipeline::Pipeline;
-use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
+use uap_domain::session::SessionManager;
 use uap_ports::{Clock, EventBus, MfaFactorStore, RateLimitStore, SessionStore, StoreError, SystemClock};
-use uap_redis::{DEFAULT_TIMEOUT, Redis, RedisConfig};
+use uap_redis::Redis;
 
 use crate::admin::AdminGuard;
 use crate::alerts;
 use crate::batch_queue::{self, Audit, Runs, Writer};
 use crate::client_ip::ClientIpResolver;
+use crate::config::{AlertSettings, Config, HostSource, HttpConfig, Listen, SessionBackend, Settings};
 use crate::http;
 use crate::metrics::Metrics;
 use crate::observe::{self, ObservedAudit};
@@ -56,6 +55,9 @@ pub enum StartupError {
     Redis(#[source] StoreError),
     #[error("{0}")]
     Config(String),
+    /// The configuration breaks its rules: every mistake, each naming its key.
+    #[error("configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<ConfigError>),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: String, source: std::io::Error },
 }
@@ -72,60 +74,24 @@ pub struct Application {
     tls: Option<Arc<TlsCertificates>>,
 }
 
-/// The host table as the SQL adapter needs it. Optional columns left at their
-/// default are used only when the table has them; changed ones must exist.
-fn host_table_config(settings: &Settings) -> HostTableConfig {
-    let defaults = Settings::default();
-    let optional = |key, purpose, name: &str, default: &str| {
-        if name == default {
-            OptionalColumn::if_present(key, purpose, name)
-        } else {
-            OptionalColumn::required(key, purpose, name)
-        }
-    };
-    let mut columns = vec![
-        optional("email_field", ColumnPurpose::Email, &settings.email_field, &defaults.email_field),
-        optional("phone_field", ColumnPurpose::Phone, &settings.phone_field, &defaults.phone_field),
-        optional("role_field", ColumnPurpose::Role, &settings.role_field, &defaults.role_field),
-    ];
-    if let Some(active) = settings.active_column() {
-        columns.push(optional("active_field", ColumnPurpose::Active, active, &defaults.active_field));
-    }
-    HostTableConfig {
-        table: ConfigValue::new("host_user_table", &settings.host_user_table),
-        id_field: ConfigValue::new("id_field", &settings.id_field),
-        password_field: ConfigValue::new("password_field", &settings.password_field),
-        identifier_fields: settings
-            .identifier_columns()
-            .into_iter()
-            .map(|(key, column)| ConfigValue::new(key, column))
-            .collect(),
-        optional: columns,
-        role_table: settings
-            .host_role_table
-            .as_ref()
-            .map(|table| RoleTableConfig::new(table, &settings.role_user_id_field, &settings.role_name_field)),
-        max_connections: 16,
-    }
-}
-
-/// Connects to the host database configured in `settings`.
+/// Connects to the host database of `config`.
 ///
 /// # Errors
 /// [`StartupError::HostDirectory`] naming the table/column/URL at fault.
-pub async fn connect_host_directory(settings: &Settings) -> Result<SqlUserDirectory, StartupError> {
-    let url = settings.host_db_url.as_ref().ok_or_else(|| StartupError::Config("host_db_url: is required".into()))?;
-    SqlUserDirectory::connect(url.expose_secret(), host_table_config(settings))
-        .await
-        .map_err(StartupError::HostDirectory)
+pub async fn connect_host_directory(host: &HostSource) -> Result<SqlUserDirectory, StartupError> {
+    match host {
+        HostSource::Database { url, table } => {
+            SqlUserDirectory::connect(url.expose_secret(), table.clone()).await.map_err(StartupError::HostDirectory)
+        }
+    }
 }
 
 /// Connects to (and, when `migrate`, migrates) the internal database.
 ///
 /// # Errors
 /// [`StartupError::InternalDb`].
-pub async fn connect_internal_db(settings: &Settings, migrate: bool) -> Result<InternalDb, StartupError> {
-    let db = InternalDb::connect(settings.database_url.expose_secret(), &settings.service_name)
+pub async fn connect_internal_db(config: &Config, migrate: bool) -> Result<InternalDb, StartupError> {
+    let db = InternalDb::connect(config.storage.database_url.expose_secret(), &config.service_name)
         .await
         .map_err(StartupError::InternalDb)?;
     if migrate {
@@ -134,23 +100,18 @@ pub async fn connect_internal_db(settings: &Settings, migrate: bool) -> Result<I
     Ok(db)
 }
 
-fn token_service(settings: &Settings) -> Result<TokenService, StartupError> {
-    let key: Vec<u8> = if settings.jwt_algorithm.is_symmetric() {
-        settings
-            .jwt_secret_key
-            .as_ref()
-            .map(|k| k.expose_secret().as_bytes().to_vec())
-            .ok_or_else(|| StartupError::Config("jwt_secret_key: is required".into()))?
-    } else {
-        let path = settings
-            .jwt_private_key_file
-            .as_ref()
-            .ok_or_else(|| StartupError::Config("jwt_private_key_file: is required".into()))?;
-        std::fs::read(path)
-            .map_err(|e| StartupError::Config(format!("jwt_private_key_file: cannot read {path}: {e}")))?
-    };
-    TokenService::new(settings.jwt_algorithm, &key, settings.issuer().to_owned(), settings.jwt_audience.clone())
-        .map_err(|e| StartupError::Config(e.to_string()))
+/// The session, rate-limit and MFA-factor stores of the chosen backend.
+struct Stores {
+    sessions: Arc<dyn SessionStore>,
+    rate_limits: Arc<dyn RateLimitStore>,
+    mfa_factors: Arc<dyn MfaFactorStore>,
+}
+
+/// The audit and middleware-run queues with their writers.
+struct AuditQueues {
+    audit: batch_queue::BatchQueue<uap_ports::AuditEvent>,
+    runs: batch_queue::BatchQueue<uap_ports::MiddlewareRun>,
+    writers: Vec<Writer>,
 }
 
 impl Application {
@@ -158,188 +119,122 @@ impl Application {
     ///
     /// # Errors
     /// [`StartupError`] naming the key, table, column or address at fault.
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        Self::build_with(settings, MiddlewareRegistry::default()).await
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with(config, MiddlewareRegistry::default()).await
+    }
+
+    /// Checks `settings` (with the names `registry` holds) and builds.
+    ///
+    /// # Errors
+    /// [`StartupError::Invalid`] listing every configuration mistake, else
+    /// as [`Application::build_with`].
+    pub async fn from_settings(settings: Settings, registry: MiddlewareRegistry) -> Result<Self, StartupError> {
+        let config = Config::from_settings(settings, &registry.names()).map_err(StartupError::Invalid)?;
+        Self::build_with(config, registry).await
     }
 
     /// As [`Application::build`], with the custom middlewares of an
-    /// embedding program (named in `middleware_stack`).
+    /// embedding program (their names checked by
+    /// [`Config::from_settings`]).
     ///
     /// # Errors
-    /// As [`Application::build`]; also an unknown or failing custom middleware.
-    pub async fn build_with(settings: Settings, registry: MiddlewareRegistry) -> Result<Self, StartupError> {
+    /// As [`Application::build`]; also a failing custom middleware factory.
+    pub async fn build_with(config: Config, registry: MiddlewareRegistry) -> Result<Self, StartupError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        settings.validate().map_err(|errors| {
-            StartupError::Config(errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
-        })?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let tokens = token_service(&settings)?;
-        let internal_db = Arc::new(connect_internal_db(&settings, settings.auto_migrate).await?);
         let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
-        let host = Arc::new(connect_host_directory(&settings).await?);
+        let internal_db = Arc::new(connect_internal_db(&config, config.storage.auto_migrate).await?);
+        let host = Arc::new(connect_host_directory(&config.host).await?);
+        let redis = match &config.storage.redis {
+            Some(redis) => Some(Redis::connect(redis.clone()).await.map_err(StartupError::Redis)?),
+            None => None,
+        };
+        let bus = event_bus(redis.as_ref()).await?;
+        let stores = stores(config.storage.sessions, redis.as_ref(), &internal_db, bus, &metrics).await?;
+        let queues = audit_queues(&internal_db);
+        let recorder = AuditRecorder::new(
+            Arc::new(ObservedAudit::new(Arc::new(queues.audit.clone()), metrics.clone())),
+            Arc::clone(&clock),
+        );
+        let (entries, mfa) = pipeline::build(&Wiring {
+            config: &config,
+            rate_limits: Arc::clone(&stores.rate_limits),
+            mfa_factors: Arc::clone(&stores.mfa_factors),
+            clock: Arc::clone(&clock),
+            audit: recorder.clone(),
+            registry: &registry,
+        })?;
+        let pipeline = Arc::new(Pipeline::new(
+            entries,
+            Arc::new(queues.runs.clone()),
+            Arc::new(metrics.clone()),
+            Arc::clone(&clock),
+        ));
         let directory = Arc::new(ProtectedDirectory::new(
             Arc::clone(&host) as Arc<dyn uap_ports::UserDirectory>,
             Protection::default(),
             metrics.host.clone(),
         ));
-
-        let redis = match &settings.redis_url {
-            Some(url) => Some(connect_redis(url.expose_secret(), &settings).await?),
-            None => None,
-        };
-        let bus: Option<Arc<dyn EventBus>> = redis.as_ref().map(|r| Arc::new(r.event_bus()) as Arc<dyn EventBus>);
-        if let Some(bus) = &bus {
-            bus.subscribe(Arc::new(|event| tracing::debug!(?event, "event from the bus")))
-                .await
-                .map_err(StartupError::Redis)?;
+        let dummy_hash = dummy_hash(&config.auth.policy).await?;
+        let mut pool =
+            HashPool::per_core().map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?;
+        if let Some(limit) = config.limits.address_hash_concurrency {
+            pool = pool.with_key_limit(limit.get());
         }
-        type Stores = (Arc<dyn SessionStore>, Arc<dyn RateLimitStore>, Arc<dyn MfaFactorStore>);
-        let (store, rate_limits, mfa_factors): Stores = match (&redis, settings.session_store) {
-            (_, SessionStoreKind::Memory) => (
-                Arc::new(MemorySessionStore::new()),
-                Arc::new(MemoryRateLimitStore::new()),
-                Arc::new(MemoryMfaFactorStore::new()),
-            ),
-            (Some(redis), SessionStoreKind::Redis | SessionStoreKind::Auto) => {
-                (Arc::new(redis.session_store()), Arc::new(redis.rate_limit_store()), Arc::new(internal_db.mfa_store()))
-            }
-            (None, SessionStoreKind::Redis) => {
-                return Err(StartupError::Config("redis_url: is required for session_store = \"redis\"".into()));
-            }
-            (_, SessionStoreKind::Auto | SessionStoreKind::Database) => (
-                cached(Arc::new(internal_db.session_store()), &settings, bus.clone(), &metrics).await?,
-                Arc::new(internal_db.rate_limit_store()),
-                Arc::new(internal_db.mfa_store()),
-            ),
-        };
-        let (audit_queue, audit_writer) =
-            batch_queue::start(Arc::new(Audit(Arc::new(internal_db.audit_sink()))), AUDIT_QUEUE_CAPACITY);
-        let (runs_queue, runs_writer) =
-            batch_queue::start(Arc::new(Runs(Arc::new(internal_db.middleware_log_sink()))), AUDIT_QUEUE_CAPACITY);
-        let observed_audit = ObservedAudit::new(Arc::new(audit_queue.clone()), metrics.clone());
-        let recorder = AuditRecorder::new(Arc::new(observed_audit), Arc::clone(&clock));
-        let admin_audit = recorder.clone();
-        let audit_query = Arc::new(internal_db.audit_sink());
-        let (entries, mfa) = pipeline::build(&Wiring {
-            settings: &settings,
-            rate_limits: Arc::clone(&rate_limits),
-            mfa_factors,
-            clock: Arc::clone(&clock),
-            audit: recorder.clone(),
-            registry: &registry,
-        })?;
-        let pipeline =
-            Arc::new(Pipeline::new(entries, Arc::new(runs_queue), Arc::new(metrics.clone()), Arc::clone(&clock)));
-
-        let policy = settings.password_policy();
-        let dummy = tokio::task::spawn_blocking(move || password::dummy_hash(&policy))
-            .await
-            .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))?
-            .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))?;
-
         let sessions = SessionManager::new(
-            Arc::clone(&store),
-            tokens,
-            SessionPolicy::from_settings(&settings),
+            Arc::clone(&stores.sessions),
+            config.tokens,
+            config.sessions,
             Arc::clone(&clock),
             recorder.clone(),
         );
-        let mut pool =
-            HashPool::per_core().map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?;
-        if settings.address_hash_concurrency > 0 {
-            pool = pool.with_key_limit(settings.address_hash_concurrency);
-        }
         let auth = AuthService::new(AuthParts {
             directory,
             sessions,
             pool: Arc::new(pool),
-            settings: AuthSettings::from_settings(&settings),
-            dummy_hash: dummy,
-            audit: recorder,
+            settings: config.auth,
+            dummy_hash,
+            audit: recorder.clone(),
             pipeline,
             mfa,
-            tickets: rate_limits,
+            tickets: Arc::clone(&stores.rate_limits),
             clock: Arc::clone(&clock),
         });
+        let audit_query = Arc::new(internal_db.audit_sink());
         let state = web::Data::new(AppState {
             auth,
             metrics,
             internal_db,
-            client_ip: ClientIpResolver::new(settings.trusted_proxies.clone()),
+            client_ip: ClientIpResolver::new(config.http.trusted_proxies.clone()),
             clock: Arc::clone(&clock),
-            admin: AdminGuard::from_settings(&settings),
-            audit: admin_audit,
+            admin: AdminGuard::new(config.admin.api_key.as_ref(), config.admin.allowlist),
+            audit: recorder,
             audit_query,
         });
-
-        let tls = match (&settings.tls_cert_file, &settings.tls_key_file) {
-            (Some(cert), Some(key)) => Some(TlsCertificates::load(cert, key).map_err(StartupError::Config)?),
-            _ => None,
-        };
-        let hsts = web::Data::new(HstsPolicy { tls: tls.is_some(), trusted_proxies: settings.trusted_proxies.clone() });
-        let observed = settings.otel_exporter_otlp_endpoint.is_some() || settings.sentry_dsn.is_some();
-        let address = format!("{}:{}", settings.bind, settings.port);
-        let listener =
-            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
-        let port =
-            listener.local_addr().map_err(|source| StartupError::Bind { address: address.clone(), source })?.port();
-        let max_body = settings.max_body_bytes;
-        let origins = settings.cors_allowed_origins.clone();
-        let app_state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .app_data(hsts.clone())
-                .wrap(http::cors(&origins))
-                .wrap(from_fn(http::add_headers))
-                .wrap(Condition::new(observed, from_fn(request_span::observe)))
-                .configure(http::configure(max_body))
-        });
-        let server = match &tls {
-            Some(certificates) => {
-                server.listen_rustls_0_23(listener, certificates.server_config().map_err(StartupError::Config)?)
-            }
-            None => server.listen(listener),
-        }
-        .map_err(|source| StartupError::Bind { address, source })?
-        .shutdown_timeout(10)
-        .run();
+        let observed = config.telemetry.otlp_endpoint.is_some() || config.telemetry.sentry_dsn.is_some();
+        let (server, port, tls) = serve(&config.listen, &config.http, observed, state.clone())?;
 
         let retention = tokio::spawn(retention::daily(
             Arc::clone(&state.internal_db),
-            settings.audit_retention_days,
+            config.audit_retention_days,
             Arc::clone(&clock),
         ));
         let mut observers = vec![tokio::spawn(observe::refresh_loop(
             observe::Sources {
                 metrics: state.metrics.clone(),
-                store: Arc::clone(&store),
-                audit_queue,
+                store: Arc::clone(&stores.sessions),
+                audit_queue: queues.audit,
                 host,
                 clock: Arc::clone(&clock),
             },
             observe::REFRESH_INTERVAL,
         ))];
-        if let Some(alerts) = settings.alerts.clone() {
-            let sender = match (&alerts.webhook_url, &alerts.webhook_secret) {
-                (Some(url), Some(secret)) => Some(
-                    AlertSender::new(url.clone(), secret.clone())
-                        .map_err(|e| StartupError::Config(format!("alerts.webhook_url: {e}")))?,
-                ),
-                _ => None,
-            };
-            let service = settings.service_name.clone();
-            observers.push(tokio::spawn(alerts::run(
-                alerts,
-                state.metrics.clone(),
-                sender,
-                Arc::clone(&clock),
-                service,
-            )));
+        if let Some(alerts) = config.alerts {
+            observers.push(alerts_task(alerts, &state, &clock, config.service_name)?);
         }
-        let purge = tokio::spawn(purge_loop(Arc::clone(&store), clock));
-        tracing::info!(port, tls = tls.is_some(), session_store = ?settings.session_store, "UAP listening");
-        Ok(Self { port, server, writers: vec![audit_writer, runs_writer], purge, retention, observers, tls })
+        let purge = tokio::spawn(purge_loop(Arc::clone(&stores.sessions), clock));
+        tracing::info!(port, tls = tls.is_some(), session_store = ?config.storage.sessions, "UAP listening");
+        Ok(Self { port, server, writers: queues.writers, purge, retention, observers, tls })
     }
 
     /// The bound port (useful with `port = 0`).
@@ -382,27 +277,135 @@ impl Application {
     }
 }
 
-/// The `database` store behind the read cache (unless `session_cache_ttl_ms = 0`).
-async fn cached(
-    store: Arc<dyn SessionStore>,
-    settings: &Settings,
-    bus: Option<Arc<dyn EventBus>>,
-    metrics: &Metrics,
-) -> Result<Arc<dyn SessionStore>, StartupError> {
-    if settings.session_cache_ttl_ms == 0 {
-        return Ok(store);
-    }
-    let ttl = Duration::from_millis(settings.session_cache_ttl_ms);
-    let cached =
-        CachedSessionStore::new(store, ttl, bus).await.map_err(StartupError::Redis)?.with_stats(metrics.cache.clone());
-    Ok(Arc::new(cached))
+/// The Redis event bus (sessions ended elsewhere, config changes), with a
+/// debug log of what arrives.
+async fn event_bus(redis: Option<&Redis>) -> Result<Option<Arc<dyn EventBus>>, StartupError> {
+    let Some(redis) = redis else {
+        return Ok(None);
+    };
+    let bus: Arc<dyn EventBus> = Arc::new(redis.event_bus());
+    bus.subscribe(Arc::new(|event| tracing::debug!(?event, "event from the bus")))
+        .await
+        .map_err(StartupError::Redis)?;
+    Ok(Some(bus))
 }
 
-/// Connects to Redis (`redis_url`, `redis_key_prefix`).
-async fn connect_redis(url: &str, settings: &Settings) -> Result<Redis, StartupError> {
-    let config =
-        RedisConfig { url: url.to_owned(), key_prefix: settings.redis_key_prefix.clone(), timeout: DEFAULT_TIMEOUT };
-    Redis::connect(config).await.map_err(StartupError::Redis)
+/// The stores of `backend`; the `database` session store behind the read
+/// cache (when it has a TTL), which hears revocations from `bus`.
+async fn stores(
+    backend: SessionBackend,
+    redis: Option<&Redis>,
+    internal_db: &InternalDb,
+    bus: Option<Arc<dyn EventBus>>,
+    metrics: &Metrics,
+) -> Result<Stores, StartupError> {
+    Ok(match (backend, redis) {
+        (SessionBackend::Memory, _) => Stores {
+            sessions: Arc::new(MemorySessionStore::new()),
+            rate_limits: Arc::new(MemoryRateLimitStore::new()),
+            mfa_factors: Arc::new(MemoryMfaFactorStore::new()),
+        },
+        (SessionBackend::Redis, Some(redis)) => Stores {
+            sessions: Arc::new(redis.session_store()),
+            rate_limits: Arc::new(redis.rate_limit_store()),
+            mfa_factors: Arc::new(internal_db.mfa_store()),
+        },
+        (SessionBackend::Redis, None) => {
+            return Err(StartupError::Config("session_store: \"redis\" without a Redis connection".into()));
+        }
+        (SessionBackend::Database { cache_ttl }, _) => {
+            let store: Arc<dyn SessionStore> = Arc::new(internal_db.session_store());
+            let sessions: Arc<dyn SessionStore> = match cache_ttl {
+                Some(ttl) => Arc::new(
+                    CachedSessionStore::new(store, ttl, bus)
+                        .await
+                        .map_err(StartupError::Redis)?
+                        .with_stats(metrics.cache.clone()),
+                ),
+                None => store,
+            };
+            Stores {
+                sessions,
+                rate_limits: Arc::new(internal_db.rate_limit_store()),
+                mfa_factors: Arc::new(internal_db.mfa_store()),
+            }
+        }
+    })
+}
+
+/// The batching writers of audit events and middleware runs.
+fn audit_queues(internal_db: &InternalDb) -> AuditQueues {
+    let (audit, audit_writer) =
+        batch_queue::start(Arc::new(Audit(Arc::new(internal_db.audit_sink()))), AUDIT_QUEUE_CAPACITY);
+    let (runs, runs_writer) =
+        batch_queue::start(Arc::new(Runs(Arc::new(internal_db.middleware_log_sink()))), AUDIT_QUEUE_CAPACITY);
+    AuditQueues { audit, runs, writers: vec![audit_writer, runs_writer] }
+}
+
+/// The preferred-scheme hash verified for refusals (on a blocking thread:
+/// it costs one hash).
+async fn dummy_hash(policy: &PasswordPolicy) -> Result<String, StartupError> {
+    let policy = policy.clone();
+    tokio::task::spawn_blocking(move || password::dummy_hash(&policy))
+        .await
+        .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))?
+        .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))
+}
+
+/// Binds the listener and starts the HTTP server (TLS when configured).
+fn serve(
+    listen: &Listen,
+    http: &HttpConfig,
+    observed: bool,
+    state: web::Data<AppState>,
+) -> Result<(Server, u16, Option<Arc<TlsCertificates>>), StartupError> {
+    let tls = match &http.tls {
+        Some(files) => Some(TlsCertificates::load(&files.cert, &files.key).map_err(StartupError::Config)?),
+        None => None,
+    };
+    let hsts = web::Data::new(HstsPolicy { tls: tls.is_some(), trusted_proxies: http.trusted_proxies.clone() });
+    let address = format!("{}:{}", listen.bind, listen.port);
+    let listener =
+        TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+    let port = listener.local_addr().map_err(|source| StartupError::Bind { address: address.clone(), source })?.port();
+    let max_body = http.max_body_bytes;
+    let origins = http.cors_allowed_origins.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(hsts.clone())
+            .wrap(http::cors(&origins))
+            .wrap(from_fn(http::add_headers))
+            .wrap(Condition::new(observed, from_fn(request_span::observe)))
+            .configure(http::configure(max_body))
+    });
+    let server = match &tls {
+        Some(certificates) => {
+            server.listen_rustls_0_23(listener, certificates.server_config().map_err(StartupError::Config)?)
+        }
+        None => server.listen(listener),
+    }
+    .map_err(|source| StartupError::Bind { address, source })?
+    .shutdown_timeout(10)
+    .run();
+    Ok((server, port, tls))
+}
+
+/// The alert evaluator of `[alerts]`.
+fn alerts_task(
+    alerts: AlertSettings,
+    state: &AppState,
+    clock: &Arc<dyn Clock>,
+    service: String,
+) -> Result<tokio::task::JoinHandle<()>, StartupError> {
+    let sender = match (&alerts.webhook_url, &alerts.webhook_secret) {
+        (Some(url), Some(secret)) => Some(
+            AlertSender::new(url.clone(), secret.clone())
+                .map_err(|e| StartupError::Config(format!("alerts.webhook_url: {e}")))?,
+        ),
+        _ => None,
+    };
+    Ok(tokio::spawn(alerts::run(alerts, state.metrics.clone(), sender, Arc::clone(clock), service)))
 }
 
 async fn purge_loop(store: Arc<dyn SessionStore>, clock: Arc<dyn Clock>) {

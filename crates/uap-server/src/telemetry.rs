@@ -11,6 +11,7 @@
 use std::io::IsTerminal as _;
 use std::str::FromStr as _;
 
+use crate::config::{LogFormat, TelemetryConfig};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -21,7 +22,6 @@ use tracing_subscriber::filter::{EnvFilter, FilterFn, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{Layer, Registry};
-use uap_domain::config::{LogFormat, Settings};
 
 /// Installs the global subscriber once; later calls are ignored.
 pub fn init(format: LogFormat, debug: bool) {
@@ -74,22 +74,19 @@ impl Telemetry {
 }
 
 /// Installs the subscriber for `settings`: logs as [`init`], plus the OTLP
-/// exporter and Sentry when configured. Call inside the Tokio runtime.
+/// exporter (spans named after `service_name`) and Sentry when configured.
+/// Call inside the Tokio runtime.
 ///
 /// # Errors
 /// A message naming `otel_exporter_otlp_endpoint` or `sentry_dsn` (never the
 /// DSN itself).
-pub fn init_with(settings: &Settings) -> Result<Telemetry, String> {
-    if settings.otel_exporter_otlp_endpoint.is_none() && settings.sentry_dsn.is_none() {
+pub fn init_with(settings: &TelemetryConfig, service_name: &str) -> Result<Telemetry, String> {
+    if settings.otlp_endpoint.is_none() && settings.sentry_dsn.is_none() {
         init(settings.log_format, settings.debug);
         return Ok(Telemetry { tracer: None, sentry: None });
     }
     let sentry = settings.sentry_dsn.as_ref().map(|dsn| start_sentry(dsn.expose_secret())).transpose()?;
-    let tracer = settings
-        .otel_exporter_otlp_endpoint
-        .as_deref()
-        .map(|endpoint| start_tracer(endpoint, &settings.service_name))
-        .transpose()?;
+    let tracer = settings.otlp_endpoint.as_deref().map(|endpoint| start_tracer(endpoint, service_name)).transpose()?;
 
     let ansi = std::io::stderr().is_terminal();
     let logs: Box<dyn Layer<Registry> + Send + Sync> = match settings.log_format {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use serde::Serialize;
-use uap_domain::config::Settings;
 use uap_domain::password::{self, Argon2Params, HashUpgrade, PasswordPolicy, PreferredAlgorithm, Verdict};
 
 /// The argon2id user (configured parameters).
@@ -27,12 +26,13 @@ pub const FAST_HASH: &str = "$1$uapbench$CpbWo0zmlYcNjkycY1IzT0";
 /// The policy the bench server runs with: default settings, the given
 /// Argon2 parameters, bcrypt cost 10, no upgrades.
 pub fn policy(argon2: Argon2Params) -> PasswordPolicy {
-    let mut policy = Settings::default().password_policy();
-    policy.preferred = PreferredAlgorithm::Argon2id;
-    policy.argon2 = argon2;
-    policy.bcrypt_cost = BCRYPT_COST;
-    policy.upgrade = HashUpgrade::Off;
-    policy
+    PasswordPolicy {
+        preferred: PreferredAlgorithm::Argon2id,
+        argon2,
+        bcrypt_cost: BCRYPT_COST,
+        upgrade: HashUpgrade::Off,
+        ..PasswordPolicy::default()
+    }
 }
 
 /// The stored hashes of the bench users.

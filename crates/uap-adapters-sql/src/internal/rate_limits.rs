@@ -32,7 +32,10 @@ use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-use uap_ports::{Admission, RateLimitKey, RateLimitRule, RateLimitStore, StoreError};
+use uap_ports::{
+    Admission, RateLimitCounter as Counter, RateLimitKey, RateLimitRule, RateLimitStore, Step, StoreError,
+    saturating_add as plus,
+};
 
 use super::{Inner, RoundErr, db_err, in_rounds, opt_ts, read_opt_ts, read_ts, ts, utc_micros};
 use crate::SqlBackend;
@@ -45,8 +48,7 @@ const MAX_KIND: usize = 50;
 /// Rounds of a PostgreSQL/SQLite step whose blocked key changed before the
 /// block's end could be read.
 const RETRIES: usize = 8;
-/// Instants are clamped to what every engine stores.
-const LATEST: OffsetDateTime = datetime!(9999-12-31 23:59:59 UTC);
+/// Instants are clamped to what every engine stores (`uap_ports::LATEST` at the other end).
 const EARLIEST: OffsetDateTime = datetime!(0001-01-01 00:00:00 UTC);
 
 const INSERT: &str = "INSERT INTO uap_rate_limits (id, identifier, identifier_type, organization_id, \
@@ -65,14 +67,6 @@ impl std::fmt::Debug for SqlRateLimitStore {
             .field("organization_id", &self.inner.organization_id)
             .finish()
     }
-}
-
-/// A counter row.
-#[derive(Debug, Clone, Copy)]
-struct Counter {
-    count: u32,
-    window_start: OffsetDateTime,
-    blocked_until: Option<OffsetDateTime>,
 }
 
 /// A key as stored.
@@ -105,43 +99,8 @@ fn stored(key: &RateLimitKey) -> Result<Stored<'_>, StoreError> {
     Ok(Stored { identifier: stored_identifier(&key.value), kind })
 }
 
-/// `rule.max_attempts`, kept below what an `INTEGER` count can exceed by one.
-fn max_attempts(rule: RateLimitRule) -> u32 {
-    rule.max_attempts.min(i32::MAX.unsigned_abs() - 1)
-}
-
-fn plus(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
-    t.checked_add(d).map_or(LATEST, |t| t.min(LATEST))
-}
-
 fn minus(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     t.checked_sub(d).map_or(EARLIEST, |t| t.max(EARLIEST))
-}
-
-/// One attempt at `now` on a key in state `current`: the state to write and
-/// the answer, or `Err(until)` when the key is blocked (nothing changes).
-fn step(
-    current: Option<Counter>,
-    rule: RateLimitRule,
-    now: OffsetDateTime,
-) -> Result<(Counter, Admission), OffsetDateTime> {
-    let (count, window_start) = match current {
-        Some(Counter { blocked_until: Some(until), .. }) if until > now => return Err(until),
-        Some(c) if c.blocked_until.is_none() && plus(c.window_start, rule.window) > now => {
-            (c.count.saturating_add(1), c.window_start)
-        }
-        // No row, the window has passed, or a block has ended: a fresh window.
-        _ => (1, now),
-    };
-    if count > max_attempts(rule) {
-        let until = plus(now, rule.block);
-        Ok((
-            Counter { count, window_start, blocked_until: Some(until) },
-            Admission::Blocked { until, newly_blocked: true },
-        ))
-    } else {
-        Ok((Counter { count, window_start, blocked_until: None }, Admission::Allowed { attempt: count }))
-    }
 }
 
 impl SqlRateLimitStore {
@@ -223,7 +182,7 @@ impl SqlRateLimitStore {
     /// The single-statement step of PostgreSQL and SQLite (module docs).
     fn upsert(&self, key: &Stored<'_>, rule: RateLimitRule, now: OffsetDateTime) -> Sql {
         let b = self.inner.backend;
-        let max = max_attempts(rule);
+        let max = rule.attempts_allowed();
         let blocked_at = plus(now, rule.block);
         let first = Counter { count: 1, window_start: now, blocked_until: (max < 1).then_some(blocked_at) };
         let until = ts(b, blocked_at);
@@ -300,17 +259,17 @@ impl SqlRateLimitStore {
         let Some(current) = current else {
             // Insert outside the transaction: no gap lock is held across it.
             txn.commit().await?;
-            return match step(None, rule, now) {
-                Ok((fresh, admission)) => {
+            return match rule.step(None, now) {
+                Step::Counted(fresh, admission) => {
                     self.inner.conn.execute_raw(self.insert(key, fresh, now).build()).await?;
                     Ok(admission)
                 }
-                Err(until) => Ok(Admission::Blocked { until, newly_blocked: false }),
+                Step::Blocked(until) => Ok(Admission::Blocked { until, newly_blocked: false }),
             };
         };
-        let admission = match step(Some(current), rule, now) {
-            Err(until) => Admission::Blocked { until, newly_blocked: false },
-            Ok((next, admission)) => {
+        let admission = match rule.step(Some(current), now) {
+            Step::Blocked(until) => Admission::Blocked { until, newly_blocked: false },
+            Step::Counted(next, admission) => {
                 txn.execute_raw(self.update(key, next, now).build()).await?;
                 admission
             }
@@ -343,17 +302,12 @@ impl RateLimitStore for SqlRateLimitStore {
     ) -> Result<Option<OffsetDateTime>, StoreError> {
         let now = utc_micros(now);
         let current = self.read(&stored(key)?).await?;
-        Ok(current.and_then(|c| c.blocked_until).filter(|until| *until > now))
+        Ok(current.and_then(|c| c.blocked_at(now)))
     }
 
     async fn attempts(&self, key: &RateLimitKey, rule: RateLimitRule, now: OffsetDateTime) -> Result<u32, StoreError> {
         let now = utc_micros(now);
-        Ok(match self.read(&stored(key)?).await? {
-            Some(c) if c.blocked_until.is_none_or(|until| until > now) && plus(c.window_start, rule.window) > now => {
-                c.count
-            }
-            _ => 0,
-        })
+        Ok(rule.attempts_in_window(self.read(&stored(key)?).await?, now))
     }
 
     async fn reset(&self, key: &RateLimitKey) -> Result<(), StoreError> {
@@ -367,6 +321,8 @@ impl RateLimitStore for SqlRateLimitStore {
 
 #[cfg(test)]
 mod tests {
+    use uap_ports::LATEST;
+
     use super::*;
 
     #[test]
@@ -405,6 +361,6 @@ mod tests {
         assert_eq!(plus(now, Duration::MAX), LATEST);
         assert_eq!(minus(now, Duration::MAX), EARLIEST);
         let rule = RateLimitRule { max_attempts: u32::MAX, window: Duration::MAX, block: Duration::MAX };
-        assert!(matches!(step(None, rule, now), Ok((_, Admission::Allowed { attempt: 1 }))));
+        assert!(matches!(rule.step(None, now), Step::Counted(_, Admission::Allowed { attempt: 1 })));
     }
 }

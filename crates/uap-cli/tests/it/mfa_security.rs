@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use uap_domain::mfa::{Totp, TotpSecret};
 
-use crate::support::{Server, TempDir, serve_sqlite, sqlite};
+use crate::support::{Server, TempDir, audit_count, serve_sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -37,10 +37,6 @@ async fn post(server: &Server, route: &str, bearer: Option<&str>, body: Value) -
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-fn audit_count(dir: &TempDir, filter: &str) -> usize {
-    sqlite(&dir.path().join("uap.db"), &format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}")).parse().unwrap()
 }
 
 /// The status of a request with `token` as Bearer.
@@ -226,11 +222,18 @@ async fn a_required_role_without_a_factor_gets_an_enrollment_token_not_a_session
     assert!(server.terminate().success());
     // root is user 2.
     let wrong = "event_type = 'FAILED_LOGIN' AND error_message = 'mfa_enroll_wrong_password' AND user_id = '2'";
-    assert_eq!(audit_count(&dir, wrong), 1);
-    assert_eq!(audit_count(&dir, "event_type = 'MFA_ENROLLED' AND success AND user_id = '2'"), 2, "started, confirmed");
-    assert_eq!(audit_count(&dir, "event_type = 'MFA_DISABLED' AND success AND user_id = '2'"), 1);
-    assert_eq!(audit_count(&dir, "event_type = 'MFA_DISABLED' AND NOT success AND error_message = 'invalid_code'"), 1);
-    assert_eq!(audit_count(&dir, "event_type = 'LOGIN' AND user_id = '2'"), 1, "only the confirmed login");
+    assert_eq!(audit_count(&dir, wrong).await, 1);
+    assert_eq!(
+        audit_count(&dir, "event_type = 'MFA_ENROLLED' AND success AND user_id = '2'").await,
+        2,
+        "started, confirmed"
+    );
+    assert_eq!(audit_count(&dir, "event_type = 'MFA_DISABLED' AND success AND user_id = '2'").await, 1);
+    assert_eq!(
+        audit_count(&dir, "event_type = 'MFA_DISABLED' AND NOT success AND error_message = 'invalid_code'").await,
+        1
+    );
+    assert_eq!(audit_count(&dir, "event_type = 'LOGIN' AND user_id = '2'").await, 1, "only the confirmed login");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use uap_domain::mfa::{Totp, TotpSecret};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Server, TempDir, free_port, serve_sqlite, sqlite};
+use crate::support::{Server, TempDir, audit_count, free_port, serve_sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -39,10 +39,6 @@ async fn login(server: &Server, body: Value, forwarded_for: Option<&str>) -> (u1
     (status, response.json().await.unwrap_or(Value::Null), retry_after)
 }
 
-fn audit_count(dir: &TempDir, filter: &str) -> usize {
-    sqlite(&dir.path().join("uap.db"), &format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}")).parse().unwrap()
-}
-
 #[tokio::test]
 async fn hundred_concurrent_guesses_let_at_most_five_through() {
     let (server, dir) = start("max_attempts = 5\n").await;
@@ -58,8 +54,8 @@ async fn hundred_concurrent_guesses_let_at_most_five_through() {
     // Even the right password is refused while blocked.
     assert_eq!(login(&server, json!({"username": "bob", "password": "bob-password"}), None).await.0, 429);
     assert!(server.terminate().success());
-    assert_eq!(audit_count(&dir, "event_type = 'FAILED_LOGIN' AND error_message = 'wrong_password'"), 5);
-    assert_eq!(audit_count(&dir, "event_type = 'ACCOUNT_LOCKED'"), 1);
+    assert_eq!(audit_count(&dir, "event_type = 'FAILED_LOGIN' AND error_message = 'wrong_password'").await, 5);
+    assert_eq!(audit_count(&dir, "event_type = 'ACCOUNT_LOCKED'").await, 1);
 }
 
 #[tokio::test]

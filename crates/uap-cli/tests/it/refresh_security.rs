@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
 
 use crate::proxy::Proxy;
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Server, TempDir, audit_count, free_port, uap};
 
 /// bcrypt `$2y$` cost 4 of "bob-password".
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -78,15 +78,6 @@ async fn serve(dir: &TempDir, name: &str, settings: &str) -> Server {
 fn host_sql(dir: &TempDir, sql: &str) {
     let status = std::process::Command::new("sqlite3").arg(dir.path().join("host.db")).arg(sql).status().unwrap();
     assert!(status.success(), "{sql}");
-}
-
-fn audit_count(dir: &TempDir, filter: &str) -> usize {
-    let out = std::process::Command::new("sqlite3")
-        .arg(dir.path().join("uap.db"))
-        .arg(format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -169,7 +160,10 @@ async fn a_disabled_user_cannot_refresh_and_the_chain_ends() {
     host_sql(&uap.dir, "UPDATE users SET is_active = 1 WHERE username = 'bob'");
     assert_eq!(uap.refresh_with_refresh_token(text(&rotated, "refresh_token")).await.0, 401, "ended for good");
     assert_eq!(uap.refresh_with_token(text(&rotated, "token")).await.0, 401);
-    assert_eq!(audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED' AND error_message = 'host_user_inactive'"), 1);
+    assert_eq!(
+        audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED' AND error_message = 'host_user_inactive'").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -181,7 +175,10 @@ async fn a_changed_password_ends_the_chain() {
     assert_eq!(status, 401, "{body}");
     assert_eq!(uap.refresh_with_refresh_token(text(&session, "refresh_token")).await.0, 401);
     assert_eq!(uap.validate(text(&session, "token")).await.0, 401);
-    assert_eq!(audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED' AND error_message = 'credentials_changed'"), 1);
+    assert_eq!(
+        audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED' AND error_message = 'credentials_changed'").await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -241,7 +238,7 @@ async fn the_idle_timeout_applies_to_refresh() {
     let (status, body) = uap.refresh_with_refresh_token(text(&session, "refresh_token")).await;
     assert_eq!(status, 401, "an idle session is not revived: {body}");
     assert_eq!(uap.refresh_with_refresh_token(text(&session, "refresh_token")).await.0, 401, "it ended");
-    assert_eq!(audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED' AND error_message = 'idle_timeout'"), 1);
+    assert_eq!(audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED' AND error_message = 'idle_timeout'").await, 1);
 }
 
 #[tokio::test]
@@ -251,7 +248,7 @@ async fn an_expired_access_token_leaves_the_refresh_token_working() {
     let token = text(&session, "token");
     until("the access token expires", 10, async || uap.validate(token).await.0 == 401).await;
     assert_eq!(uap.validate(token).await.0, 401, "still just expired");
-    assert_eq!(audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED'"), 0, "nothing ended");
+    assert_eq!(audit_count(&uap.dir, "event_type = 'SESSION_EXPIRED'").await, 0, "nothing ended");
     let (status, rotated) = uap.refresh_with_refresh_token(text(&session, "refresh_token")).await;
     assert_eq!(status, 200, "{rotated}");
     assert_eq!(uap.validate(text(&rotated, "token")).await.0, 200);

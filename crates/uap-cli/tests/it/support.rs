@@ -119,6 +119,23 @@ pub fn sqlite(db: &Path, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// The audit rows of the internal database `dir/uap.db` matching `filter`,
+/// waiting up to 3 s for the first one (events reach the database through a
+/// batching writer).
+pub async fn audit_count(dir: &TempDir, filter: &str) -> usize {
+    let db = dir.path().join("uap.db");
+    let count = || -> usize {
+        sqlite(&db, &format!("SELECT COUNT(*) FROM uap_audit_logs WHERE {filter}")).parse().expect("a count")
+    };
+    for _ in 0..60 {
+        match count() {
+            0 => tokio::time::sleep(Duration::from_millis(50)).await,
+            found => return found,
+        }
+    }
+    count()
+}
+
 /// `uap serve` with `dir/uap.toml`: a free port, the host database at
 /// `host_url`, the internal database `dir/uap.db`, a test JWT secret, then
 /// `extra` (top-level keys before any `[[middleware_stack]]` table).

@@ -14,7 +14,7 @@ use uap_ports::{
 use super::timing::{DummyReason, RefusalTiming};
 use super::{LoginError, LoginRequest, LoginSuccess, MfaService};
 use crate::audit::{AuditRecorder, EventDetails};
-use crate::config::{AuthType, Settings};
+use crate::config::AuthType;
 use crate::password::{self, HashUpgrade, PasswordError, PasswordPolicy, Verdict, Work};
 use crate::pipeline::{Block, Challenge, Decision, LoginAttempt, LoginFailure, Pipeline, VerifiedUser, address_key};
 use crate::session::{ClientContext, NewSession, SessionManager, TicketPurpose};
@@ -24,6 +24,7 @@ use crate::user_data::UserDataFilter;
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     pub auth_type: AuthType,
+    /// The columns (or host API fields) a login identifier is matched against.
     pub identifier_fields: Vec<String>,
     pub case_insensitive: bool,
     pub id_field: String,
@@ -35,19 +36,20 @@ pub struct AuthSettings {
     pub refusal_floor_max: std::time::Duration,
 }
 
-impl AuthSettings {
-    /// The rules configured in `settings`.
-    #[must_use]
-    pub fn from_settings(settings: &Settings) -> Self {
+impl Default for AuthSettings {
+    /// The contract's defaults: `username_password` against `username`,
+    /// `id`, `password` filtered out, the default password policy, IPv6 /64
+    /// and a 2 s refusal floor cap.
+    fn default() -> Self {
         Self {
-            auth_type: settings.auth_type,
-            identifier_fields: settings.identifier_columns().into_iter().map(|(_, c)| c).collect(),
-            case_insensitive: settings.identifier_case_insensitive,
-            id_field: settings.id_field.clone(),
-            filter: UserDataFilter::from_settings(settings),
-            policy: settings.password_policy(),
-            address_ipv6_prefix: settings.address_ipv6_prefix,
-            refusal_floor_max: std::time::Duration::from_millis(settings.refusal_floor_max_ms),
+            auth_type: AuthType::UsernamePassword,
+            identifier_fields: vec!["username".into()],
+            case_insensitive: false,
+            id_field: "id".into(),
+            filter: UserDataFilter::new("password", Vec::new(), None),
+            policy: PasswordPolicy::default(),
+            address_ipv6_prefix: 64,
+            refusal_floor_max: std::time::Duration::from_secs(2),
         }
     }
 }

@@ -6,16 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
-use time::{Duration, OffsetDateTime};
-use uap_ports::{Admission, RateLimitKey, RateLimitRule, RateLimitStore, StoreError};
-
-/// One key's counter.
-#[derive(Debug, Clone, Copy)]
-struct Counter {
-    count: u32,
-    window_start: OffsetDateTime,
-    blocked_until: Option<OffsetDateTime>,
-}
+use time::OffsetDateTime;
+use uap_ports::{
+    Admission, RateLimitCounter as Counter, RateLimitKey, RateLimitRule, RateLimitStore, Step, StoreError,
+};
 
 /// Attempt counters in a process-local map. Each call takes the lock once and
 /// never holds it across an await, so every attempt is one atomic step.
@@ -29,13 +23,6 @@ impl std::fmt::Debug for MemoryRateLimitStore {
         f.debug_struct("MemoryRateLimitStore").field("keys", &self.len()).finish()
     }
 }
-
-/// `t + d`, saturating instead of overflowing.
-fn plus(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
-    t.checked_add(d).unwrap_or(if d.is_negative() { OffsetDateTime::UNIX_EPOCH } else { LATEST })
-}
-
-const LATEST: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59 UTC);
 
 impl MemoryRateLimitStore {
     /// An empty store.
@@ -70,25 +57,13 @@ impl RateLimitStore for MemoryRateLimitStore {
         now: OffsetDateTime,
     ) -> Result<Admission, StoreError> {
         let mut counters = self.lock();
-        let current = counters.get(key).copied();
-        let (count, window_start) = match current {
-            Some(Counter { blocked_until: Some(until), .. }) if until > now => {
-                return Ok(Admission::Blocked { until, newly_blocked: false });
+        match rule.step(counters.get(key).copied(), now) {
+            Step::Blocked(until) => Ok(Admission::Blocked { until, newly_blocked: false }),
+            Step::Counted(counter, admission) => {
+                counters.insert(key.clone(), counter);
+                Ok(admission)
             }
-            Some(c) if c.blocked_until.is_none() && plus(c.window_start, rule.window) > now => {
-                (c.count.saturating_add(1), c.window_start)
-            }
-            // No counter, the window has passed, or a block has ended.
-            _ => (1, now),
-        };
-        let (blocked_until, admission) = if count > rule.max_attempts {
-            let until = plus(now, rule.block);
-            (Some(until), Admission::Blocked { until, newly_blocked: true })
-        } else {
-            (None, Admission::Allowed { attempt: count })
-        };
-        counters.insert(key.clone(), Counter { count, window_start, blocked_until });
-        Ok(admission)
+        }
     }
 
     async fn blocked_until(
@@ -96,16 +71,11 @@ impl RateLimitStore for MemoryRateLimitStore {
         key: &RateLimitKey,
         now: OffsetDateTime,
     ) -> Result<Option<OffsetDateTime>, StoreError> {
-        Ok(self.lock().get(key).and_then(|c| c.blocked_until).filter(|until| *until > now))
+        Ok(self.lock().get(key).and_then(|c| c.blocked_at(now)))
     }
 
     async fn attempts(&self, key: &RateLimitKey, rule: RateLimitRule, now: OffsetDateTime) -> Result<u32, StoreError> {
-        Ok(match self.lock().get(key) {
-            Some(c) if c.blocked_until.is_none_or(|until| until > now) && plus(c.window_start, rule.window) > now => {
-                c.count
-            }
-            _ => 0,
-        })
+        Ok(rule.attempts_in_window(self.lock().get(key).copied(), now))
     }
 
     async fn reset(&self, key: &RateLimitKey) -> Result<(), StoreError> {

@@ -185,10 +185,8 @@ pub(super) fn work(kind: &Kind, stored: &str, len: usize) -> Work {
 mod tests {
     use super::super::{Argon2Params, PasswordPolicy, PasswordTransform, Work as PublicWork, work as public_work};
     use super::*;
-    use crate::config::Settings;
-
     fn policy() -> PasswordPolicy {
-        Settings::default().password_policy()
+        PasswordPolicy::default()
     }
 
     fn cost(stored: &str, password: &str) -> u64 {

@@ -133,6 +133,23 @@ pub struct PasswordPolicy {
     pub transform: PasswordTransform,
 }
 
+impl Default for PasswordPolicy {
+    /// The contract's defaults: argon2id at [`Argon2Params::default`],
+    /// bcrypt cost 12, `hash_upgrade = "report"` in `host` format.
+    fn default() -> Self {
+        Self {
+            preferred: PreferredAlgorithm::Argon2id,
+            argon2: Argon2Params::default(),
+            bcrypt_cost: 12,
+            upgrade: HashUpgrade::default(),
+            upgrade_format: UpgradeFormat::default(),
+            upgrade_skip: Vec::new(),
+            legacy_plain_digests: false,
+            transform: PasswordTransform::default(),
+        }
+    }
+}
+
 impl PasswordPolicy {
     /// Checks that hashes can be written with this policy: bcrypt cost and
     /// Argon2 parameters within the limits this module also verifies.

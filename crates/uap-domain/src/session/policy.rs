@@ -8,54 +8,58 @@ use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::config::Settings;
-
-/// The session rules taken from the configuration.
+/// The session rules, as the configuration sets them (CONTRACT §2 keys in
+/// brackets; [`Default`] holds the contract's defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionPolicy {
-    pub default_duration: u64,
-    pub max_duration: u64,
-    pub role_durations: BTreeMap<String, u64>,
-    pub idle_timeout: u64,
+    /// `session_duration` for users without a role duration.
+    pub default_duration: Duration,
+    /// `max_session_duration` caps every role duration, counted from the login.
+    pub max_duration: Duration,
+    /// `role_session_durations`, keys lower-cased.
+    pub role_durations: BTreeMap<String, Duration>,
+    /// `idle_timeout`, `None` when off.
+    pub idle_timeout: Option<Duration>,
+    /// `multi_device_sessions`: false = a new login ends the user's other sessions.
     pub multi_device: bool,
+    /// `refresh_tokens`.
     pub refresh_tokens: bool,
-    pub refresh_duration: u64,
-    pub refresh_grace: u64,
-    pub chain_max: u64,
+    /// `refresh_token_duration`.
+    pub refresh_duration: Duration,
+    /// `refresh_reuse_grace_seconds`.
+    pub refresh_grace: Duration,
+    /// `refresh_chain_max_seconds`.
+    pub chain_max: Duration,
 }
 
-fn seconds(secs: u64) -> Duration {
-    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self {
+            default_duration: Duration::hours(1),
+            max_duration: Duration::days(1),
+            role_durations: BTreeMap::from([
+                ("admin".into(), Duration::hours(2)),
+                ("user".into(), Duration::hours(1)),
+                ("guest".into(), Duration::minutes(30)),
+            ]),
+            idle_timeout: None,
+            multi_device: true,
+            refresh_tokens: true,
+            refresh_duration: Duration::days(30),
+            refresh_grace: Duration::seconds(10),
+            chain_max: Duration::days(30),
+        }
+    }
 }
 
 impl SessionPolicy {
-    /// The rules configured in `settings`.
-    #[must_use]
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            default_duration: settings.session_duration,
-            max_duration: settings.max_session_duration,
-            role_durations: settings
-                .role_session_durations
-                .iter()
-                .map(|(role, secs)| (role.to_lowercase(), *secs))
-                .collect(),
-            idle_timeout: settings.idle_timeout,
-            multi_device: settings.multi_device_sessions,
-            refresh_tokens: settings.refresh_tokens,
-            refresh_duration: settings.refresh_token_duration,
-            refresh_grace: settings.refresh_reuse_grace_seconds,
-            chain_max: settings.refresh_chain_max_seconds,
-        }
-    }
-
     /// The lifetime of a session for a user with `roles`: the longest duration
     /// among the roles that have one (else `session_duration`), never more than
     /// `max_session_duration`.
     #[must_use]
     pub fn duration_for(&self, roles: &[String]) -> Duration {
         let by_role = roles.iter().filter_map(|role| self.role_durations.get(&role.to_lowercase()).copied()).max();
-        seconds(by_role.unwrap_or(self.default_duration).min(self.max_duration).max(1))
+        by_role.unwrap_or(self.default_duration).min(self.max_duration).max(Duration::SECOND)
     }
 
     /// When an access token issued `now` for `roles` expires, in a chain
@@ -70,13 +74,13 @@ impl SessionPolicy {
     /// expire: `max_session_duration` after the login.
     #[must_use]
     pub fn session_end(&self, auth_time: OffsetDateTime) -> OffsetDateTime {
-        auth_time + seconds(self.max_duration)
+        auth_time + self.max_duration
     }
 
     /// How long a refresh token is accepted, when refresh tokens are on.
     #[must_use]
     pub fn refresh_duration(&self) -> Option<Duration> {
-        self.refresh_tokens.then(|| seconds(self.refresh_duration))
+        self.refresh_tokens.then_some(self.refresh_duration)
     }
 
     /// When a refresh token issued `now` stops being accepted (when refresh
@@ -90,13 +94,13 @@ impl SessionPolicy {
     /// The absolute end of the refresh chain started by the login at `auth_time`.
     #[must_use]
     pub fn chain_end(&self, auth_time: OffsetDateTime) -> OffsetDateTime {
-        auth_time + seconds(self.chain_max)
+        auth_time + self.chain_max
     }
 
     /// The idle timeout, when on.
     #[must_use]
     pub fn idle_timeout(&self) -> Option<Duration> {
-        (self.idle_timeout > 0).then(|| Duration::seconds(i64::try_from(self.idle_timeout).unwrap_or(i64::MAX)))
+        self.idle_timeout
     }
 
     /// How stale `last_activity` may be before validate writes it again: a
@@ -110,7 +114,7 @@ impl SessionPolicy {
     /// The window in which a spent refresh token returns the same successor.
     #[must_use]
     pub fn refresh_grace(&self) -> Duration {
-        Duration::seconds(i64::try_from(self.refresh_grace).unwrap_or(i64::MAX))
+        self.refresh_grace
     }
 }
 
@@ -121,7 +125,7 @@ mod tests {
     use time::macros::datetime;
 
     fn policy() -> SessionPolicy {
-        SessionPolicy::from_settings(&Settings { max_session_duration: 5000, ..Settings::default() })
+        SessionPolicy { max_duration: Duration::seconds(5000), ..SessionPolicy::default() }
     }
 
     #[test]
@@ -132,12 +136,6 @@ mod tests {
         assert_eq!(p.duration_for(&["guest".into(), "user".into()]), Duration::seconds(3600));
         assert_eq!(p.duration_for(&["admin".into()]), Duration::seconds(5000));
         assert_eq!(p.duration_for(&["unknown".into()]), Duration::seconds(3600));
-    }
-
-    #[test]
-    fn jwt_expiration_does_not_cap_a_session() {
-        let p = SessionPolicy::from_settings(&Settings { jwt_expiration: 60, ..Settings::default() });
-        assert_eq!(p.duration_for(&["admin".into()]), Duration::seconds(7200));
     }
 
     #[test]
@@ -154,7 +152,8 @@ mod tests {
 
     #[test]
     fn refresh_expiry_stops_at_the_chain_end() {
-        let p = SessionPolicy { refresh_duration: 1000, chain_max: 2500, ..policy() };
+        let p =
+            SessionPolicy { refresh_duration: Duration::seconds(1000), chain_max: Duration::seconds(2500), ..policy() };
         let login = datetime!(2026-01-01 00:00 UTC);
         assert_eq!(p.chain_end(login), login + Duration::seconds(2500));
         assert_eq!(p.refresh_expires_at(login, login), Some(login + Duration::seconds(1000)));
@@ -166,7 +165,7 @@ mod tests {
     #[test]
     fn touch_interval_follows_idle_timeout() {
         assert_eq!(policy().touch_interval(), None);
-        let p = SessionPolicy { idle_timeout: 600, ..policy() };
+        let p = SessionPolicy { idle_timeout: Some(Duration::seconds(600)), ..policy() };
         assert_eq!(p.touch_interval(), Some(Duration::seconds(60)));
     }
 }

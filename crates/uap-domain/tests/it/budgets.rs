@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use secrecy::SecretString;
 use uap_domain::auth::{Credentials, LoginError, LoginRequest};
-use uap_domain::config::{RateLimitKeyKind, Settings};
+use uap_domain::config::RateLimitKeyKind;
 use uap_domain::password::{self, PreferredAlgorithm};
 use uap_domain::pipeline::{
     AddressBudget, AfterFailures, Block, CaptchaMiddleware, PipelineEntry, RateLimitMiddleware, address_key,
@@ -18,7 +18,7 @@ use uap_domain::pipeline::{
 use uap_domain::session::ClientContext;
 use uap_ports::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 
-use crate::fakes::{Parts, World, fast_settings, world_with};
+use crate::fakes::{Parts, Settings, World, fast_settings, world_with};
 
 fn login_as(w: &World, user: &str, password: &str, ip: &str, captcha: Option<&str>) -> Result<(), LoginError> {
     let request = LoginRequest {
@@ -67,7 +67,7 @@ fn limiter(parts: &Parts, max: u32, key: RateLimitKeyKind, address: Option<Addre
 
 fn world(settings: Settings, stack: impl FnOnce(&Parts) -> Vec<PipelineEntry>) -> World {
     let w = world_with(settings, |parts| (stack(parts), None));
-    let hash = password::hash_with(&fast_settings().password_policy(), PreferredAlgorithm::Bcrypt, "pw").unwrap();
+    let hash = password::hash_with(fast_settings().policy(), PreferredAlgorithm::Bcrypt, "pw").unwrap();
     w.directory.add("1", "ann", &hash, Some(true), &[]);
     w.directory.add("2", "mal", &hash, Some(true), &[]);
     w
@@ -75,7 +75,7 @@ fn world(settings: Settings, stack: impl FnOnce(&Parts) -> Vec<PipelineEntry>) -
 
 /// `ann` and `ann@x` both find row 1.
 fn two_spellings() -> Settings {
-    Settings { identifier_fields: Some(vec!["username".into(), "email".into()]), ..fast_settings() }
+    fast_settings().auth(|a| a.identifier_fields = vec!["username".into(), "email".into()])
 }
 
 #[test]

@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 use uap_domain::AuditRecorder;
 use uap_domain::auth::{AuthParts, AuthService, AuthSettings, MfaService};
-use uap_domain::config::Settings;
+use uap_domain::config::JwtAlgorithm;
 use uap_domain::memory::{ManualClock, MemoryRateLimitStore, MemorySessionStore};
+use uap_domain::password::{Argon2Params, PasswordPolicy};
 use uap_domain::pipeline::{NoObserver, Pipeline, PipelineEntry};
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
 use uap_ports::{
@@ -123,15 +124,41 @@ pub struct World {
     pub auth: AuthService,
 }
 
-pub fn fast_settings() -> Settings {
-    Settings {
-        jwt_secret_key: Some(SECRET.into()),
-        host_db_url: Some("sqlite://unused.db".into()),
-        argon2_memory_kib: 64,
-        argon2_iterations: 1,
-        bcrypt_cost: 4,
-        ..Settings::default()
+/// What a test world is configured with: the typed parts the server's
+/// configuration would produce.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub auth: AuthSettings,
+    pub sessions: SessionPolicy,
+}
+
+impl Settings {
+    /// The password policy.
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.auth.policy
     }
+
+    /// With the session rules changed by `change`.
+    pub fn sessions(mut self, change: impl FnOnce(&mut SessionPolicy)) -> Self {
+        change(&mut self.sessions);
+        self
+    }
+
+    /// With the login rules changed by `change`.
+    pub fn auth(mut self, change: impl FnOnce(&mut AuthSettings)) -> Self {
+        change(&mut self.auth);
+        self
+    }
+}
+
+/// The defaults with cheap hashes (argon2 64 KiB × 1, bcrypt cost 4).
+pub fn fast_settings() -> Settings {
+    let policy = PasswordPolicy {
+        argon2: Argon2Params { memory_kib: 64, iterations: 1, parallelism: 1 },
+        bcrypt_cost: 4,
+        ..PasswordPolicy::default()
+    };
+    Settings { auth: AuthSettings { policy, ..AuthSettings::default() }, sessions: SessionPolicy::default() }
 }
 
 /// Drops middleware runs.
@@ -173,21 +200,15 @@ pub fn world_with(
     let parts = Parts { clock: clock.clone(), events: events.clone(), rate_limits: rate_limits.clone() };
     let (pipeline, mfa) = stack(&parts);
     let audit = AuditRecorder::new(events.clone(), clock.clone());
-    let tokens = TokenService::new(settings.jwt_algorithm, SECRET.as_bytes(), settings.issuer().into(), None).unwrap();
-    let sessions = SessionManager::new(
-        store.clone(),
-        tokens,
-        SessionPolicy::from_settings(&settings),
-        clock.clone(),
-        audit.clone(),
-    );
-    let dummy = uap_domain::password::dummy_hash(&settings.password_policy()).unwrap();
+    let tokens = TokenService::new(JwtAlgorithm::HS256, SECRET.as_bytes(), "UAP".into(), None).unwrap();
+    let dummy = uap_domain::password::dummy_hash(settings.policy()).unwrap();
+    let sessions = SessionManager::new(store.clone(), tokens, settings.sessions, clock.clone(), audit.clone());
     let pipeline = Pipeline::new(pipeline, Arc::new(NoRuns), Arc::new(NoObserver), clock.clone());
     let auth = AuthService::new(AuthParts {
         directory: directory.clone(),
         sessions,
         pool: Arc::new(Inline),
-        settings: AuthSettings::from_settings(&settings),
+        settings: settings.auth,
         dummy_hash: dummy,
         audit,
         pipeline: Arc::new(pipeline),

@@ -5,12 +5,11 @@ use secrecy::SecretString;
 use serde_json::json;
 use time::Duration;
 use uap_domain::auth::{Credentials, LoginError, LoginRequest};
-use uap_domain::config::Settings;
 use uap_domain::password::{self, HashUpgrade, PreferredAlgorithm};
 use uap_domain::session::ClientContext;
 use uap_ports::AuditEventType;
 
-use crate::fakes::{T0, fast_settings, world};
+use crate::fakes::{Settings, T0, fast_settings, world};
 
 fn request(username: &str, password: &str) -> LoginRequest {
     LoginRequest {
@@ -29,7 +28,7 @@ fn request(username: &str, password: &str) -> LoginRequest {
 }
 
 fn bcrypt(settings: &Settings, password: &str) -> String {
-    password::hash_with(&settings.password_policy(), PreferredAlgorithm::Bcrypt, password).unwrap()
+    password::hash_with(settings.policy(), PreferredAlgorithm::Bcrypt, password).unwrap()
 }
 
 #[test]
@@ -58,7 +57,7 @@ fn credential_failures_are_one_answer_with_the_real_reason_audited() {
 
 #[test]
 fn success_filters_user_data_and_uses_the_role_duration() {
-    let settings = Settings { jwt_expiration: 100_000, ..fast_settings() };
+    let settings = fast_settings();
     let w = world(settings.clone());
     w.directory.add("7", "ann", &bcrypt(&settings, "pw"), None, &["admin"]);
     let ok = block_on(w.auth.authenticate(request("ann", "pw"), &ClientContext::default())).unwrap();
@@ -87,9 +86,9 @@ fn directory_outage_is_not_a_credential_failure() {
 
 #[test]
 fn write_back_upgrades_a_weak_hash_once() {
-    let settings = Settings { hash_upgrade: HashUpgrade::WriteBack, ..fast_settings() };
+    let settings = fast_settings().auth(|a| a.policy.upgrade = HashUpgrade::WriteBack);
     let weak = bcrypt(&settings, "pw"); // cost 4
-    let settings = Settings { bcrypt_cost: 5, ..settings };
+    let settings = settings.auth(|a| a.policy.bcrypt_cost = 5);
     let w = world(settings);
     w.directory.add("1", "ann", &weak, Some(true), &[]);
     block_on(w.auth.authenticate(request("ann", "pw"), &ClientContext::default())).unwrap();

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use secrecy::SecretString;
 use time::Duration;
 use uap_domain::auth::{Credentials, Enroller, LoginError, LoginRequest, MfaService};
-use uap_domain::config::{RateLimitKeyKind, Settings, WebhookEvent};
+use uap_domain::config::{RateLimitKeyKind, WebhookEvent};
 use uap_domain::memory::MemoryMfaFactorStore;
 use uap_domain::mfa::{SecretBox, Totp, TotpSecret};
 use uap_domain::password::{self, PreferredAlgorithm};
@@ -24,7 +24,7 @@ use uap_ports::{
     WebhookError,
 };
 
-use crate::fakes::{Parts, World, fast_settings, world_with};
+use crate::fakes::{Parts, Settings, World, fast_settings, world_with};
 
 fn request(username: &str, password: &str) -> LoginRequest {
     LoginRequest {
@@ -76,7 +76,7 @@ fn rate_limited(parts: &Parts, max: u32, key: RateLimitKeyKind) -> PipelineEntry
 }
 
 fn bcrypt(password: &str) -> String {
-    password::hash_with(&fast_settings().password_policy(), PreferredAlgorithm::Bcrypt, password).unwrap()
+    password::hash_with(fast_settings().policy(), PreferredAlgorithm::Bcrypt, password).unwrap()
 }
 
 #[test]

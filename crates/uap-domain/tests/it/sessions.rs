@@ -5,7 +5,6 @@
 use futures::executor::block_on;
 use serde_json::json;
 use time::Duration;
-use uap_domain::config::Settings;
 use uap_domain::session::{ClientContext, IssuedSession, NewSession, Rejection, SessionError};
 use uap_ports::{AuditEventType, Clock, SessionStore};
 
@@ -60,7 +59,7 @@ fn expiry_rejects_and_changes_nothing() {
 
 #[test]
 fn idle_timeout_ends_quiet_sessions_and_activity_keeps_them() {
-    let w = world(Settings { idle_timeout: 600, ..fast_settings() });
+    let w = world(fast_settings().sessions(|s| s.idle_timeout = Some(Duration::seconds(600))));
     let s = login(&w);
     let sessions = w.auth.sessions();
     let client = ClientContext::default();
@@ -76,7 +75,7 @@ fn idle_timeout_ends_quiet_sessions_and_activity_keeps_them() {
 
 #[test]
 fn idle_timeout_applies_to_refresh_too() {
-    let w = world(Settings { idle_timeout: 600, ..fast_settings() });
+    let w = world(fast_settings().sessions(|s| s.idle_timeout = Some(Duration::seconds(600))));
     let s = login(&w);
     let client = ClientContext::default();
     let rt = s.refresh_token.clone().unwrap();
@@ -121,7 +120,7 @@ fn refresh_rotates_with_grace_then_detects_theft() {
 
 #[test]
 fn refresh_tokens_expire_and_can_be_disabled() {
-    let w = world(Settings { refresh_token_duration: 100, ..fast_settings() });
+    let w = world(fast_settings().sessions(|s| s.refresh_duration = Duration::seconds(100)));
     let s = login(&w);
     w.clock.advance(Duration::seconds(101));
     let rt = s.refresh_token.unwrap();
@@ -134,7 +133,7 @@ fn refresh_tokens_expire_and_can_be_disabled() {
         Rejection::RefreshInvalid
     );
 
-    let w = world(Settings { refresh_tokens: false, ..fast_settings() });
+    let w = world(fast_settings().sessions(|s| s.refresh_tokens = false));
     let s = login(&w);
     assert!(s.refresh_token.is_none() && s.refresh_expires_at.is_none());
     assert_eq!(
@@ -157,7 +156,7 @@ fn logout_accepts_an_expired_token_and_reports_a_missing_session() {
 
 #[test]
 fn single_device_policy_and_listing() {
-    let w = world(Settings { multi_device_sessions: false, ..fast_settings() });
+    let w = world(fast_settings().sessions(|s| s.multi_device = false));
     let first = login(&w);
     let second = login(&w);
     let client = ClientContext::default();
@@ -265,12 +264,11 @@ fn access_token_refresh_extends_in_place_and_ends_the_old_token() {
 
 #[test]
 fn the_chain_has_an_absolute_end() {
-    let w = world(Settings {
-        refresh_chain_max_seconds: 10_000,
-        refresh_token_duration: 5000,
-        max_session_duration: 100_000,
-        ..fast_settings()
-    });
+    let w = world(fast_settings().sessions(|s| {
+        s.chain_max = Duration::seconds(10_000);
+        s.refresh_duration = Duration::seconds(5000);
+        s.max_duration = Duration::seconds(100_000);
+    }));
     let s = login(&w);
     let client = ClientContext::default();
     w.clock.advance(Duration::seconds(4000));
@@ -287,7 +285,7 @@ fn the_chain_has_an_absolute_end() {
 
 #[test]
 fn max_session_duration_counts_from_the_login() {
-    let w = world(Settings { max_session_duration: 5000, ..fast_settings() });
+    let w = world(fast_settings().sessions(|s| s.max_duration = Duration::seconds(5000)));
     let s = login(&w);
     let client = ClientContext::default();
     let login_time = w.clock.now();

@@ -5,12 +5,11 @@
 use futures::executor::block_on;
 use secrecy::SecretString;
 use uap_domain::auth::{Credentials, LoginError, LoginRequest};
-use uap_domain::config::Settings;
 use uap_domain::password::HashUpgrade;
 use uap_domain::session::ClientContext;
 use uap_ports::AuditEventType;
 
-use crate::fakes::{World, fast_settings, world};
+use crate::fakes::{Settings, World, fast_settings, world};
 
 /// `openssl passwd -1 -salt uapmd5 md5-password`.
 const MD5_CRYPT: &str = "$1$uapmd5$fD/T8Xn6Xg2go.ny.QpeR1";
@@ -26,7 +25,7 @@ const PHPASS_MAX: &str = "$P$M9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L";
 /// Argon2id costlier than md5-crypt, phpass 2^8 and `{SSHA}`, cheaper than
 /// bcrypt cost 4, and still fast.
 fn settings() -> Settings {
-    Settings { argon2_memory_kib: 1024, ..fast_settings() }
+    fast_settings().auth(|a| a.policy.argon2.memory_kib = 1024)
 }
 
 fn login(w: &World, username: &str, password: &str) -> Result<(), LoginError> {
@@ -55,7 +54,7 @@ fn cheap_or_unusable_refusals_also_verify_the_dummy() {
     let settings = settings();
     let w = world(settings.clone());
     let bcrypt4 = uap_domain::password::hash_with(
-        &settings.password_policy(),
+        settings.policy(),
         uap_domain::password::PreferredAlgorithm::Bcrypt,
         "bcrypt-password",
     )
@@ -109,7 +108,7 @@ fn an_over_budget_row_is_refused_unhashed_with_its_reason() {
 
 #[test]
 fn a_phpass_password_over_72_bytes_is_not_rewritten_to_bcrypt() {
-    let settings = Settings { hash_upgrade: HashUpgrade::WriteBack, ..settings() };
+    let settings = settings().auth(|a| a.policy.upgrade = HashUpgrade::WriteBack);
     let w = world(settings);
     w.directory.add("1", "long", PHPASS_LONG, Some(true), &[]);
     w.directory.add("2", "short", PHPASS, Some(true), &[]);

@@ -2,8 +2,8 @@
 //! server, and an unregistered name fails start-up naming the entry.
 
 use serde_json::json;
-use uap_domain::config::{MiddlewareEntry, Settings};
 use uap_server::Application;
+use uap_server::config::{MiddlewareEntry, Settings};
 
 use crate::support::{Backend, Host, HostUser, TestApp, settings};
 
@@ -43,6 +43,10 @@ async fn unregistered_middleware_fails_start_up_naming_the_entry() {
         std::env::temp_dir().join(format!("uap-{}.db", uuid::Uuid::new_v4().simple())).display()
     )
     .into();
-    let err = Application::build(settings).await.err().expect("start-up fails").to_string();
+    let err = Application::from_settings(settings, uap_server::pipeline::MiddlewareRegistry::default())
+        .await
+        .err()
+        .expect("start-up fails")
+        .to_string();
     assert!(err.contains("middleware_stack[0] (deny_list)") && err.contains("unknown middleware"), "{err}");
 }

@@ -122,7 +122,7 @@ async fn full_flow_mysql() {
 async fn single_device_policy_ends_older_sessions() {
     let Some(host) = host_with_users(Backend::Sqlite).await else { return };
     let app =
-        TestApp::spawn(uap_domain::config::Settings { multi_device_sessions: false, ..settings(&host.url()) }).await;
+        TestApp::spawn(uap_server::config::Settings { multi_device_sessions: false, ..settings(&host.url()) }).await;
     let first = app.login("bob", "bob-password").await.1["token"].as_str().unwrap().to_owned();
     let second = app.login("bob", "bob-password").await.1["token"].as_str().unwrap().to_owned();
     assert_eq!(app.validate(&first).await.0, 401);
@@ -134,7 +134,7 @@ async fn single_device_policy_ends_older_sessions() {
 async fn reused_refresh_token_after_grace_ends_the_chain() {
     let Some(host) = host_with_users(Backend::Sqlite).await else { return };
     let app =
-        TestApp::spawn(uap_domain::config::Settings { refresh_reuse_grace_seconds: 0, ..settings(&host.url()) }).await;
+        TestApp::spawn(uap_server::config::Settings { refresh_reuse_grace_seconds: 0, ..settings(&host.url()) }).await;
     let login = app.login("bob", "bob-password").await.1;
     let stolen = login["refresh_token"].as_str().unwrap().to_owned();
     let (status, refreshed) = app.refresh_with(&stolen).await;
@@ -161,7 +161,7 @@ async fn write_back(backend: Backend) {
     // bcrypt cost 4 (below bcrypt_cost = 5) and Django pbkdf2_sha256 (Django 5.2, 1000 iterations).
     host.insert(HostUser { username: "bob", password_hash: BOB, role: "user", active: true }).await;
     host.insert(HostUser { username: "carol", password_hash: DJANGO, role: "user", active: true }).await;
-    let app = TestApp::spawn(uap_domain::config::Settings {
+    let app = TestApp::spawn(uap_server::config::Settings {
         hash_upgrade: HashUpgrade::WriteBack,
         bcrypt_cost: 5,
         ..settings(&host.url())
@@ -212,7 +212,7 @@ async fn write_back_mysql() {
 #[tokio::test]
 async fn cors_answers_only_configured_origins() {
     let Some(host) = host_with_users(Backend::Sqlite).await else { return };
-    let app = TestApp::spawn(uap_domain::config::Settings {
+    let app = TestApp::spawn(uap_server::config::Settings {
         cors_allowed_origins: vec!["https://app.example".into()],
         ..settings(&host.url())
     })

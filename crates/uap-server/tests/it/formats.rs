@@ -63,7 +63,7 @@ async fn every_format(backend: Backend) {
     // which family a refusal met is not what this test is about (timing.rs in
     // uap-cli and the bench are), and it would make each refusal wait for the
     // costliest vector.
-    let app = TestApp::spawn(uap_domain::config::Settings {
+    let app = TestApp::spawn(uap_server::config::Settings {
         legacy_plain_digests: true,
         refusal_floor_max_ms: 0,
         ..settings(&host.url())

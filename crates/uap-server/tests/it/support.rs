@@ -6,8 +6,8 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
-use uap_domain::config::Settings;
 use uap_server::Application;
+use uap_server::config::Settings;
 
 pub const SECRET: &str = "an-hs256-secret-long-enough-to-also-sign-hs384-and-hs512-tokens!";
 
@@ -135,7 +135,7 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("uap-it-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
         settings.database_url = format!("sqlite://{}?mode=rwc", dir.join("uap.db").display()).into();
-        let app = Application::build_with(settings, registry).await.expect("server starts");
+        let app = Application::from_settings(settings, registry).await.expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());

@@ -32,7 +32,7 @@ async fn forged_and_expired_tokens_are_rejected() {
     let Some(host) = Host::new(Backend::Sqlite).await else { return };
     host.insert(HostUser { username: "bob", password_hash: BOB, role: "user", active: true }).await;
     let app =
-        TestApp::spawn(uap_domain::config::Settings { jwt_audience: Some("my-app".into()), ..settings(&host.url()) })
+        TestApp::spawn(uap_server::config::Settings { jwt_audience: Some("my-app".into()), ..settings(&host.url()) })
             .await;
     let (status, login) = app.login("bob", "bob-password").await;
     assert_eq!(status, 200, "{login}");

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Value};
-use uap_domain::config::{ConfigError, Settings};
+use uap_domain::config::ConfigError;
+
+use super::{Config, Settings};
 
 /// Keys whose value may come from a file named by `<key>_file`
 /// (or `UAP_<KEY>_FILE`), so secrets stay out of the environment.
@@ -52,11 +54,22 @@ fn env_provider() -> Env {
         .split("__")
 }
 
-/// Loads and validates the configuration.
+/// Loads the configuration and checks it ([`Config::from_settings`], no
+/// custom middleware).
 ///
 /// # Errors
 /// [`SettingsError`] naming the file, key or rule at fault.
-pub fn load(explicit_file: Option<&Path>) -> Result<Settings, SettingsError> {
+pub fn load(explicit_file: Option<&Path>) -> Result<Config, SettingsError> {
+    Config::from_settings(load_settings(explicit_file)?, &std::collections::BTreeSet::new())
+        .map_err(SettingsError::Invalid)
+}
+
+/// Loads the configuration as given, without checking its rules (an
+/// embedding program checks it with its own middleware names).
+///
+/// # Errors
+/// [`SettingsError::Load`] naming the file or key at fault.
+pub fn load_settings(explicit_file: Option<&Path>) -> Result<Settings, SettingsError> {
     // Maps with built-in entries are seeded so that a file or the environment
     // adds to them (`UAP_ROLE_SESSION_DURATIONS__ADMIN=60` keeps `user` and
     // `guest`) instead of replacing them.
@@ -71,10 +84,10 @@ pub fn load(explicit_file: Option<&Path>) -> Result<Settings, SettingsError> {
     from_figment(figment.merge(env_provider()))
 }
 
-/// Resolves `*_file` secrets, deserializes and validates.
+/// Resolves `*_file` secrets and deserializes.
 ///
 /// # Errors
-/// As [`load`].
+/// As [`load_settings`].
 pub fn from_figment(figment: Figment) -> Result<Settings, SettingsError> {
     let mut dict: Dict = figment.extract().map_err(|e| SettingsError::Load(describe(&e)))?;
     for key in FILE_SECRETS {
@@ -89,10 +102,7 @@ pub fn from_figment(figment: Figment) -> Result<Settings, SettingsError> {
             dict.insert((*key).to_owned(), Value::from(secret.trim_end_matches(['\r', '\n']).to_owned()));
         }
     }
-    let settings: Settings =
-        Figment::from(Serialized::defaults(dict)).extract().map_err(|e| SettingsError::Load(describe(&e)))?;
-    settings.validate().map_err(SettingsError::Invalid)?;
-    Ok(settings)
+    Figment::from(Serialized::defaults(dict)).extract().map_err(|e| SettingsError::Load(describe(&e)))
 }
 
 /// One line per figment error, naming the key (never echoing a value, which
@@ -131,7 +141,7 @@ mod tests {
             jail.set_env("UAP_ROLE_SESSION_DURATIONS__ADMIN", "60");
             jail.set_env("UAP_TEST_POSTGRES_URL", "postgres://ignored");
             jail.set_env("UAP_REQUIRE_INTEGRATION", "1");
-            let settings = load(None).map_err(|e| e.to_string())?;
+            let settings = load(None).map_err(|e| e.to_string())?.settings;
             assert_eq!(settings.port, 9100);
             assert_eq!(settings.role_session_durations.get("admin"), Some(&60));
             assert_eq!(settings.role_session_durations.get("guest"), Some(&1800));
@@ -150,7 +160,7 @@ mod tests {
             )?;
             jail.set_env("UAP_JWT_SECRET_KEY", SECRET);
             jail.set_env("UAP_ALERTS__ERROR_RATE", "0.25");
-            let settings = load(None).map_err(|e| e.to_string())?;
+            let settings = load(None).map_err(|e| e.to_string())?.settings;
             let alerts = settings.alerts.ok_or("no [alerts]")?;
             assert_eq!(alerts.failed_auth_per_minute, Some(20));
             assert_eq!(alerts.interval_seconds, 5);
@@ -213,7 +223,7 @@ mod tests {
                 &format!("host_db_url = \"sqlite://h.db\"\njwt_secret_key = \"{SECRET}\"\nadmin_api_key_file = \"admin.key\"\n"),
             )?;
             jail.set_env("UAP_ADMIN_IP_ALLOWLIST", "[\"10.0.0.0/8\"]");
-            let settings = load(None).map_err(|e| e.to_string())?;
+            let settings = load(None).map_err(|e| e.to_string())?.settings;
             use secrecy::ExposeSecret;
             assert_eq!(
                 settings.admin_api_key.as_ref().map(|k| k.expose_secret().to_owned()),

@@ -1,25 +1,12 @@
-//! Start-up validation: every rule names the key it is about.
+//! The rules a loaded [`Settings`] must satisfy, beyond its types: each
+//! mistake names the key it is about. The middleware entries and the keys
+//! only usable once parsed (the JWT key, `encryption_key`) are checked where
+//! [`super::Config::from_settings`] parses them.
 
 use secrecy::ExposeSecret;
+use uap_domain::config::ConfigError;
 
-use super::{DataSourceType, HostDbType, SessionStoreKind, Settings};
-
-/// One configuration mistake.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct ConfigError {
-    /// The configuration key at fault.
-    pub key: String,
-    /// What is wrong with it, and what would be right.
-    pub message: String,
-}
-
-impl ConfigError {
-    /// A mistake of `key`.
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into() }
-    }
-}
+use super::{AlertSettings, DataSourceType, HostDbType, SessionStoreKind, Settings};
 
 /// The shortest HS* secret accepted (RFC 7518 §3.2: at least the hash size).
 const MIN_HMAC_SECRET_BYTES: usize = 32;
@@ -27,12 +14,13 @@ const MIN_HMAC_SECRET_BYTES: usize = 32;
 /// The shortest `admin_api_key` accepted.
 const MIN_ADMIN_KEY_BYTES: usize = 16;
 
+/// Every mistake of `settings` against the rules below.
+pub(super) fn check(settings: &Settings) -> Vec<ConfigError> {
+    settings.mistakes()
+}
+
 impl Settings {
-    /// Checks every rule and returns all mistakes at once.
-    ///
-    /// # Errors
-    /// The list of mistakes, each naming its key.
-    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+    fn mistakes(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         let mut fail = |key: &str, message: String| errors.push(ConfigError::new(key, message));
 
@@ -153,41 +141,21 @@ impl Settings {
         if self.address_ipv6_prefix > 128 {
             errors.push(ConfigError::new("address_ipv6_prefix", "must be between 0 and 128"));
         }
-        // Entries are checked here with any unknown name taken as a custom
-        // middleware; the server checks those names against its registry.
-        let custom = self
-            .middleware_stack
-            .iter()
-            .filter_map(|e| e.name.clone())
-            .filter(|n| !super::BUILT_IN_MIDDLEWARE.contains(&n.as_str()))
-            .collect();
-        match self.middleware_specs(&custom) {
-            Ok(specs) => {
-                let mfa = specs.iter().any(|s| matches!(s, super::MiddlewareSpec::Mfa(_)));
-                if mfa && self.encryption_key.is_none() {
-                    errors.push(ConfigError::new(
-                        "encryption_key",
-                        "is required by the mfa middleware (32 bytes as 64 hex characters or base64)",
-                    ));
-                }
-            }
-            Err(mut mistakes) => errors.append(&mut mistakes),
-        }
         if let Some(alerts) = &self.alerts {
             errors.append(&mut alerts.mistakes());
         }
         // The password module's own limits, once the basic ranges hold.
         if errors.iter().all(|e| !e.key.starts_with("argon2_") && e.key != "bcrypt_cost")
-            && let Err(err) = self.password_policy().validate()
+            && let Err(err) = super::password_policy(self).validate()
         {
             let key = if err.to_string().contains("bcrypt") { "bcrypt_cost" } else { "argon2_memory_kib" };
             errors.push(ConfigError::new(key, err.to_string()));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        errors
     }
 }
 
-impl super::AlertSettings {
+impl AlertSettings {
     fn mistakes(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         if !(1..=3600).contains(&self.interval_seconds) {
@@ -249,8 +217,9 @@ fn check_host_db_type(url: &str, declared: Option<HostDbType>) -> Result<(), Str
 mod tests {
     use secrecy::SecretString;
 
+    use uap_domain::config::JwtAlgorithm;
+
     use super::*;
-    use crate::config::JwtAlgorithm;
 
     fn valid() -> Settings {
         Settings {
@@ -261,12 +230,12 @@ mod tests {
     }
 
     fn keys(settings: &Settings) -> Vec<String> {
-        settings.validate().err().unwrap_or_default().into_iter().map(|e| e.key).collect()
+        check(settings).into_iter().map(|e| e.key).collect()
     }
 
     #[test]
     fn defaults_plus_url_and_secret_are_valid() {
-        assert_eq!(valid().validate(), Ok(()));
+        assert!(keys(&valid()).is_empty());
     }
 
     #[test]
@@ -278,7 +247,7 @@ mod tests {
 
     #[test]
     fn alert_thresholds_are_checked() {
-        let alerts = crate::config::AlertSettings {
+        let alerts = AlertSettings {
             interval_seconds: 0,
             error_rate: Some(1.5),
             p95_latency_ms: Some(-1.0),
@@ -290,8 +259,8 @@ mod tests {
             keys(&settings),
             vec!["alerts.interval_seconds", "alerts.error_rate", "alerts.p95_latency_ms", "alerts.webhook_secret"]
         );
-        let fine = crate::config::AlertSettings { failed_auth_per_minute: Some(10), ..Default::default() };
-        assert_eq!(Settings { alerts: Some(fine), ..valid() }.validate(), Ok(()));
+        let fine = AlertSettings { failed_auth_per_minute: Some(10), ..Default::default() };
+        assert!(keys(&Settings { alerts: Some(fine), ..valid() }).is_empty());
     }
 
     #[test]
@@ -300,14 +269,14 @@ mod tests {
         assert_eq!(keys(&settings), vec!["address_max_failures", "address_ipv6_prefix"]);
         let off =
             Settings { address_max_failures: 0, address_ipv6_prefix: 128, address_hash_concurrency: 0, ..valid() };
-        assert_eq!(off.validate(), Ok(()));
+        assert!(keys(&off).is_empty());
     }
 
     #[test]
     fn refusal_floor_is_bounded() {
         let settings = Settings { refusal_floor_max_ms: 10_001, ..valid() };
         assert_eq!(keys(&settings), vec!["refusal_floor_max_ms"]);
-        assert_eq!(Settings { refusal_floor_max_ms: 0, ..valid() }.validate(), Ok(()));
+        assert!(keys(&Settings { refusal_floor_max_ms: 0, ..valid() }).is_empty());
     }
 
     #[test]
@@ -333,7 +302,7 @@ mod tests {
         let settings = Settings { otel_exporter_otlp_endpoint: Some("collector:4317".into()), ..valid() };
         assert_eq!(keys(&settings), vec!["otel_exporter_otlp_endpoint"]);
         let settings = Settings { otel_exporter_otlp_endpoint: Some("http://127.0.0.1:4318".into()), ..valid() };
-        assert!(settings.validate().is_ok());
+        assert!(keys(&settings).is_empty());
     }
 
     #[test]
