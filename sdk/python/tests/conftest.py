@@ -118,13 +118,17 @@ def make_server(tmp: Path) -> UapServer:
         " password TEXT NOT NULL, role TEXT, is_active INTEGER NOT NULL DEFAULT 1)"
     )
     for username, (password, role) in USERS.items():
-        hashed = subprocess.run(
-            [uap_bin(), "hash", "--algorithm", "bcrypt", "--config", str(config)],
-            input=password.encode(),
-            capture_output=True,
-            env=clean_env(),
-            check=True,
-        ).stdout.decode().strip()
+        hashed = (
+            subprocess.run(
+                [uap_bin(), "hash", "--algorithm", "bcrypt", "--config", str(config)],
+                input=password.encode(),
+                capture_output=True,
+                env=clean_env(),
+                check=True,
+            )
+            .stdout.decode()
+            .strip()
+        )
         assert hashed.startswith("$2"), hashed
         db.execute(
             "INSERT INTO users (username, email, password, role) VALUES (?, ?, ?, ?)",

@@ -151,7 +151,9 @@ def test_stopped_uap_is_unavailable_not_invalid(doomed_uap) -> None:
 
 
 def _answer(status: int, body: bytes, content_type: str = "application/json") -> httpx.MockTransport:
-    return httpx.MockTransport(lambda request: httpx.Response(status, content=body, headers={"content-type": content_type}))
+    return httpx.MockTransport(
+        lambda request: httpx.Response(status, content=body, headers={"content-type": content_type})
+    )
 
 
 @pytest.mark.parametrize(

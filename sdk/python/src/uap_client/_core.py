@@ -112,9 +112,7 @@ def raise_for(response: httpx.Response, *, login: bool = False) -> dict[str, Any
         if body.get("mfa_required"):
             raise MfaRequired(message, mfa_token=str(body.get("mfa_token", "")), status=status)
         if body.get("mfa_enrollment_required"):
-            raise MfaEnrollmentRequired(
-                message, enrollment_token=str(body.get("enrollment_token", "")), status=status
-            )
+            raise MfaEnrollmentRequired(message, enrollment_token=str(body.get("enrollment_token", "")), status=status)
         if login:
             raise InvalidCredentials(message, status=status)
         raise TokenInvalid(_message(body, "Invalid or expired token"), status=status)

@@ -82,9 +82,7 @@ class ShadowDecision(UAPError):
     """UAP runs in shadow mode: it judged the login (``would_accept``) but issued no session."""
 
     def __init__(self, would_accept: bool, *, status: int | None = 200) -> None:
-        super().__init__(
-            "UAP is in shadow mode: no session issued (would_accept=%s)" % would_accept, status=status
-        )
+        super().__init__("UAP is in shadow mode: no session issued (would_accept=%s)" % would_accept, status=status)
         self.would_accept = would_accept
 
 
