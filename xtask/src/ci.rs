@@ -54,7 +54,9 @@ pub fn run() -> Result<()> {
         }
     }
     tests.env("UAP_REQUIRE_INTEGRATION", "1");
-    run_step("tests", &mut tests)
+    run_step("tests", &mut tests)?;
+    crate::sdk::run()?;
+    Ok(())
 }
 
 /// `cargo xtask openapi`: regenerates `docs/openapi.json` from the server's

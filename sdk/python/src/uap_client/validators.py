@@ -1,0 +1,58 @@
+"""How the framework integrations decide who is calling.
+
+An integration asks a *validator* for the :class:`~uap_client.User` behind a
+token; the validator raises :class:`~uap_client.TokenInvalid` (answer 401) or
+:class:`~uap_client.UAPUnavailable` (answer 503). Remote validation — one
+``GET /validate`` per request — is the default and the only mode shipped today;
+a local (JWKS) validator plugs in through the same two protocols.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ._async_client import AsyncClient
+from ._client import Client
+from .models import User
+
+__all__ = ["Validator", "AsyncValidator", "RemoteValidator", "AsyncRemoteValidator"]
+
+
+@runtime_checkable
+class Validator(Protocol):
+    def validate(self, token: str) -> User: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class AsyncValidator(Protocol):
+    async def validate(self, token: str) -> User: ...
+
+    async def close(self) -> None: ...
+
+
+class RemoteValidator:
+    """Validates each token with ``GET /validate`` through a :class:`Client`."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def validate(self, token: str) -> User:
+        return self.client.validate(token)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncRemoteValidator:
+    """Validates each token with ``GET /validate`` through an :class:`AsyncClient`."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    async def validate(self, token: str) -> User:
+        return await self.client.validate(token)
+
+    async def close(self) -> None:
+        await self.client.close()
