@@ -18,7 +18,7 @@ use crate::tidy::root;
 /// Runs both SDK suites.
 pub fn run() -> Result<()> {
     let root = root();
-    step("cargo build -p uap-cli", crate::ci::cargo().args(["build", "-p", "uap-cli", "--locked"]))?;
+    step("cargo build -p uap-cli", crate::ci::cargo().args(["build", "-p", "uap-cli", "--all-features", "--locked"]))?;
     let target = target_dir(&root);
     let uap = target.join("debug").join(if cfg!(windows) { "uap.exe" } else { "uap" });
     if !uap.is_file() {
