@@ -18,7 +18,12 @@ use crate::tidy::root;
 /// Runs both SDK suites.
 pub fn run() -> Result<()> {
     let root = root();
-    step("cargo build -p uap-cli", crate::ci::cargo().args(["build", "-p", "uap-cli", "--all-features", "--locked"]))?;
+    // The same units as the test step (workspace, all targets and features):
+    // after it, this build is a no-op.
+    step(
+        "cargo build (uap)",
+        crate::ci::cargo().args(["build", "--workspace", "--all-targets", "--all-features", "--locked"]),
+    )?;
     let target = target_dir(&root);
     let uap = target.join("debug").join(if cfg!(windows) { "uap.exe" } else { "uap" });
     if !uap.is_file() {
