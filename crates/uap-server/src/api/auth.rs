@@ -72,6 +72,9 @@ pub struct ValidateResponse {
     pub expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The host user's id (an addition to CONTRACT §3: SDKs need it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 /// `POST /validate/batch` body.

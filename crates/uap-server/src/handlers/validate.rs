@@ -19,6 +19,7 @@ fn valid(session: ValidSession) -> ValidateResponse {
         user_data: Some(record.user_data),
         expires_at: Some(rfc3339(record.expires_at)),
         session_id: Some(record.session_id),
+        user_id: Some(record.user_id),
     }
 }
 
@@ -83,9 +84,13 @@ pub async fn validate_batch(
             async move {
                 match sessions.validate(&token, client).await {
                     Ok(session) => Ok(valid(session)),
-                    Err(SessionError::Rejected(_)) => {
-                        Ok(ValidateResponse { valid: false, user_data: None, expires_at: None, session_id: None })
-                    }
+                    Err(SessionError::Rejected(_)) => Ok(ValidateResponse {
+                        valid: false,
+                        user_data: None,
+                        expires_at: None,
+                        session_id: None,
+                        user_id: None,
+                    }),
                     Err(err) => Err(ApiError::session(&err, ErrorShape::Plain)),
                 }
             }

@@ -50,6 +50,7 @@ async fn full_flow(backend: Backend) {
     assert_eq!(status, 200);
     assert_eq!(valid["valid"], true);
     assert_eq!(valid["user_data"], *user_data);
+    assert_eq!(valid["user_id"], user_data["id"].to_string().trim_matches('"'));
     let session_id = valid["session_id"].as_str().unwrap().to_owned();
 
     // Sessions list.
