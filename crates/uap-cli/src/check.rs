@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use uap_domain::password::{self, HashUpgrade};
+use uap_domain::password::{HashUpgrade, StoredHash, Weakness};
 
 use crate::output::Out;
 use uap_server::{Config, StartupError};
@@ -55,12 +55,11 @@ pub(crate) async fn run(config: &Config, sample: u64) -> Result<(), Failure> {
     let policy = &config.auth.policy;
     let mut census: BTreeMap<String, (u64, Weakness)> = BTreeMap::new();
     for stored in &hashes {
-        let (label, weakness) = match password::identify(stored, policy) {
-            Some(format) if format.is_weak(policy) && password::rewritable(policy, stored) => {
-                (format.label(), Weakness::Upgradable)
+        let (label, weakness) = match StoredHash::parse(stored, policy) {
+            Some(hash) => {
+                let assessment = hash.assess(policy);
+                (assessment.label, assessment.weakness)
             }
-            Some(format) if format.is_weak(policy) => (format.label(), Weakness::NeedsReset),
-            Some(format) => (format.label(), Weakness::Strong),
             None => ("unknown format (login denied)".to_owned(), Weakness::Strong),
         };
         census.entry(label).or_insert((0, weakness)).0 += 1;
@@ -80,17 +79,10 @@ pub(crate) async fn run(config: &Config, sample: u64) -> Result<(), Failure> {
         let suffix = match weakness {
             Weakness::Strong => "",
             Weakness::Upgradable => upgradable,
+            Weakness::Skipped => "  (weak: its family is in hash_upgrade_skip)",
             Weakness::NeedsReset => "  (weak: nothing stronger verifies in the host; a password reset upgrades it)",
         };
         Out::line(&format!("  {label:<44} {percent:>5.1}% {count:>9}{suffix}"));
     }
     Ok(())
-}
-
-/// How a stored format stands under the configured policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Weakness {
-    Strong,
-    Upgradable,
-    NeedsReset,
 }

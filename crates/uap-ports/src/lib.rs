@@ -28,7 +28,7 @@ pub use error::{BoxError, StoreError};
 pub use events::{BusEvent, BusHandler, EventBus};
 pub use mfa::{MfaFactor, MfaFactorStore};
 pub use middleware_log::{MiddlewareLogSink, MiddlewareRun};
-pub use pool::{BlockingPool, PoolError};
+pub use pool::{BlockingPool, Job, JobOutput, PoolError, compute};
 pub use rate_limit::{
     Admission, LATEST, RateLimitCounter, RateLimitKey, RateLimitRule, RateLimitStore, Step, saturating_add,
 };

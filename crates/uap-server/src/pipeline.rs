@@ -154,7 +154,7 @@ pub(crate) fn build(wiring: &Wiring<'_>) -> Result<(Vec<PipelineEntry>, Option<A
                 let service = mfa(wiring, s.issuer.clone(), default_rule)?;
                 mfa_service = Some(Arc::clone(&service));
                 let policy = MfaPolicy { required_roles: s.required_roles };
-                ("mfa".into(), Arc::new(MfaMiddleware::new(service, policy, Arc::clone(&wiring.clock))))
+                ("mfa".into(), Arc::new(MfaMiddleware::new(service, policy)))
             }
             MiddlewareSpec::Custom { name, options } => {
                 let factory = wiring

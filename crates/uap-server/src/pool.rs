@@ -27,9 +27,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{Semaphore, oneshot};
-use uap_ports::{BlockingPool, PoolError};
+use uap_ports::{BlockingPool, Job, JobOutput, PoolError};
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// What a hashing thread runs: a job with its answer channel.
+type ThreadJob = Box<dyn FnOnce() + Send + 'static>;
 
 /// Waiters allowed per key, per job slot of that key.
 pub const WAITERS_PER_PERMIT: usize = 8;
@@ -40,7 +41,7 @@ pub const KEY_WAIT: Duration = Duration::from_secs(5);
 /// [`BlockingPool`] over dedicated hashing threads.
 #[derive(Debug)]
 pub struct HashPool {
-    jobs: SyncSender<Job>,
+    jobs: SyncSender<ThreadJob>,
     pending: AtomicUsize,
     max_pending: usize,
     keys: Option<Arc<KeyLimit>>,
@@ -103,7 +104,7 @@ impl HashPool {
     /// When a thread cannot be spawned.
     pub fn new(threads: usize, queue: usize) -> std::io::Result<Self> {
         let threads = threads.max(1);
-        let (jobs, receiver) = sync_channel::<Job>(threads + queue);
+        let (jobs, receiver) = sync_channel::<ThreadJob>(threads + queue);
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..threads {
             let receiver = Arc::clone(&receiver);
@@ -142,7 +143,7 @@ impl HashPool {
 
 /// A hashing thread: runs jobs until the pool is dropped. A panicking job
 /// is contained (its caller sees [`PoolError::Failed`]).
-fn work(receiver: &Mutex<Receiver<Job>>) {
+fn work(receiver: &Mutex<Receiver<ThreadJob>>) {
     loop {
         let job = receiver.lock().unwrap_or_else(PoisonError::into_inner).recv();
         match job {
@@ -166,23 +167,22 @@ impl Drop for Pending<'_> {
 
 #[async_trait]
 impl BlockingPool for HashPool {
-    async fn run(&self, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), PoolError> {
+    async fn run(&self, job: Job) -> Result<JobOutput, PoolError> {
         if self.pending.fetch_add(1, Ordering::AcqRel) >= self.max_pending {
             self.pending.fetch_sub(1, Ordering::AcqRel);
             return Err(PoolError::Overloaded);
         }
         let _pending = Pending(&self.pending);
         let (done, finished) = oneshot::channel();
-        let wrapped: Job = Box::new(move || {
-            job();
-            let _ = done.send(());
+        let wrapped: ThreadJob = Box::new(move || {
+            let _ = done.send(job());
         });
         self.jobs.try_send(wrapped).map_err(|_| PoolError::Overloaded)?;
         // A job that panicked drops `done` without sending: Failed.
         finished.await.map_err(|_| PoolError::Failed)
     }
 
-    async fn run_keyed(&self, key: &str, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), PoolError> {
+    async fn run_keyed(&self, key: &str, job: Job) -> Result<JobOutput, PoolError> {
         let Some(limit) = &self.keys else {
             return self.run(job).await;
         };
@@ -202,7 +202,7 @@ impl BlockingPool for HashPool {
         // request is cancelled meanwhile (the job stays queued).
         let held: Job = Box::new(move || {
             let _held = (slot, gate_use);
-            job();
+            job()
         });
         self.run(held).await
     }
@@ -218,12 +218,25 @@ mod tests {
 
     use super::*;
 
+    /// A job returning nothing.
+    fn job(f: impl FnOnce() + Send + 'static) -> Job {
+        Box::new(move || {
+            f();
+            Box::new(()) as JobOutput
+        })
+    }
+
+    /// Whether a job ran (its output dropped).
+    fn ran(result: Result<JobOutput, PoolError>) -> Result<(), PoolError> {
+        result.map(drop)
+    }
+
     #[tokio::test]
     async fn runs_jobs_and_sheds_past_the_queue() {
         let pool = Arc::new(HashPool::new(1, 1).unwrap());
         let done = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&done);
-        pool.run(Box::new(move || flag.store(true, Ordering::SeqCst))).await.unwrap();
+        pool.run(job(move || flag.store(true, Ordering::SeqCst))).await.unwrap();
         assert!(done.load(Ordering::SeqCst));
 
         // Hold the only thread, fill the one queue slot, then the next is shed.
@@ -232,7 +245,7 @@ mod tests {
         let blocker = {
             let pool = Arc::clone(&pool);
             tokio::spawn(async move {
-                pool.run(Box::new(move || {
+                pool.run(job(move || {
                     let _ = started_tx.send(());
                     let _ = release_rx.recv();
                 }))
@@ -242,21 +255,21 @@ mod tests {
         started_rx.await.unwrap();
         let queued = {
             let pool = Arc::clone(&pool);
-            tokio::spawn(async move { pool.run(Box::new(|| {})).await })
+            tokio::spawn(async move { pool.run(job(|| {})).await })
         };
         while pool.pending.load(Ordering::SeqCst) < 2 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(pool.run(Box::new(|| {})).await, Err(PoolError::Overloaded));
+        assert_eq!(ran(pool.run(job(|| {})).await), Err(PoolError::Overloaded));
         release_tx.send(()).unwrap();
-        assert_eq!(blocker.await.unwrap(), Ok(()));
-        assert_eq!(queued.await.unwrap(), Ok(()));
+        assert_eq!(ran(blocker.await.unwrap()), Ok(()));
+        assert_eq!(ran(queued.await.unwrap()), Ok(()));
         assert_eq!(pool.pending.load(Ordering::SeqCst), 0);
     }
 
     /// A job that signals its start and then waits to be released.
     fn holding(started: oneshot::Sender<()>, release: std::sync::mpsc::Receiver<()>) -> Job {
-        Box::new(move || {
+        job(move || {
             let _ = started.send(());
             let _ = release.recv();
         })
@@ -277,7 +290,7 @@ mod tests {
         let flood: Vec<_> = (0..WAITERS_PER_PERMIT)
             .map(|_| {
                 let pool = Arc::clone(&pool);
-                tokio::spawn(async move { pool.run_keyed("203.0.113.9", Box::new(|| {})).await })
+                tokio::spawn(async move { pool.run_keyed("203.0.113.9", job(|| {})).await })
             })
             .collect();
         let users = |pool: &HashPool| {
@@ -289,17 +302,17 @@ mod tests {
         }
         assert_eq!(pool.pending.load(Ordering::SeqCst), 1, "only one job of the key is in the pool");
         // Past its waiters the key is shed at once.
-        assert_eq!(pool.run_keyed("203.0.113.9", Box::new(|| {})).await, Err(PoolError::Overloaded));
+        assert_eq!(ran(pool.run_keyed("203.0.113.9", job(|| {})).await), Err(PoolError::Overloaded));
         // Another key still gets the pool's other thread straight away.
         let done = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&done);
-        pool.run_keyed("198.51.100.7", Box::new(move || flag.store(true, Ordering::SeqCst))).await.unwrap();
+        pool.run_keyed("198.51.100.7", job(move || flag.store(true, Ordering::SeqCst))).await.unwrap();
         assert!(done.load(Ordering::SeqCst));
 
         release_tx.send(()).unwrap();
-        assert_eq!(first.await.unwrap(), Ok(()));
+        assert_eq!(ran(first.await.unwrap()), Ok(()));
         for waiter in flood {
-            assert_eq!(waiter.await.unwrap(), Ok(()), "waiters run in turn");
+            assert_eq!(ran(waiter.await.unwrap()), Ok(()), "waiters run in turn");
         }
         assert!(pool.keys.as_ref().unwrap().gates.lock().unwrap().is_empty(), "gates are forgotten");
     }
@@ -317,12 +330,12 @@ mod tests {
         // The request is cancelled; its job is still running and keeps the slot.
         first.abort();
         assert!(first.await.unwrap_err().is_cancelled());
-        assert_eq!(pool.run_keyed("k", Box::new(|| {})).await, Err(PoolError::Overloaded), "bounded wait");
+        assert_eq!(ran(pool.run_keyed("k", job(|| {})).await), Err(PoolError::Overloaded), "bounded wait");
         release_tx.send(()).unwrap();
         // Once the job has run, the key's slot is free again.
         let mut outcome = Err(PoolError::Overloaded);
         while outcome.is_err() {
-            outcome = pool.run_keyed("k", Box::new(|| {})).await;
+            outcome = ran(pool.run_keyed("k", job(|| {})).await);
         }
         assert_eq!(outcome, Ok(()));
     }
@@ -330,10 +343,10 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_job_fails_alone() {
         let pool = HashPool::new(1, 4).unwrap();
-        assert_eq!(pool.run(Box::new(|| panic!("boom"))).await, Err(PoolError::Failed));
+        assert_eq!(ran(pool.run(job(|| panic!("boom"))).await), Err(PoolError::Failed));
         let done = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&done);
-        assert_eq!(pool.run(Box::new(move || flag.store(true, Ordering::SeqCst))).await, Ok(()));
+        assert_eq!(ran(pool.run(job(move || flag.store(true, Ordering::SeqCst))).await), Ok(()));
         assert!(done.load(Ordering::SeqCst), "the thread survived");
     }
 }

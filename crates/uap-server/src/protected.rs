@@ -49,7 +49,19 @@ pub struct ProtectionMetrics {
     pub circuit_open: IntGauge,
 }
 
-type Flight = Arc<OnceCell<Result<Option<HostUser>, String>>>;
+type Flight = Arc<OnceCell<Result<Option<HostUser>, Arc<StoreError>>>>;
+
+/// Each waiter's copy of the leader's failure, of the same kind (a
+/// misconfiguration stays one; the cause is kept as text).
+fn shared(err: &StoreError) -> StoreError {
+    match err {
+        StoreError::Unavailable { what, source } => {
+            StoreError::Unavailable { what, source: source.as_ref().map(|s| s.to_string().into()) }
+        }
+        StoreError::Misconfigured(message) => StoreError::Misconfigured(message.clone()),
+        StoreError::Backend(source) => StoreError::Backend(source.to_string().into()),
+    }
+}
 
 /// A [`UserDirectory`] behind a cap, a breaker and single-flight.
 pub struct ProtectedDirectory {
@@ -182,11 +194,9 @@ impl UserDirectory for ProtectedDirectory {
         // The leader forgets the flight when it ends, even if its request is
         // cancelled, so a result is never served past its own query.
         let _forget = leader.then(|| Forget { flights: &self.flights, key: key.clone() });
-        let result = flight
-            .get_or_init(|| async { self.guarded(self.inner.find_user(query)).await.map_err(|e| e.to_string()) })
-            .await
-            .clone();
-        result.map_err(|detail| StoreError::Unavailable { what: "host database", source: Some(detail.into()) })
+        let result =
+            flight.get_or_init(|| async { self.guarded(self.inner.find_user(query)).await.map_err(Arc::new) }).await;
+        result.clone().map_err(|err| shared(&err))
     }
 
     async fn update_password_hash(&self, user_id: &str, old: &str, new: &str) -> Result<PasswordUpdate, StoreError> {
@@ -247,6 +257,19 @@ mod tests {
 
     fn slow() -> Arc<Slow> {
         Arc::new(Slow { calls: AtomicUsize::new(0), down: false.into(), gate: tokio::sync::Notify::new() })
+    }
+
+    #[test]
+    fn a_shared_failure_keeps_its_kind() {
+        let misconfigured = shared(&StoreError::Misconfigured("no column email in users".into()));
+        assert!(matches!(&misconfigured, StoreError::Misconfigured(m) if m == "no column email in users"));
+        let down = shared(&StoreError::unavailable("host database", "connection refused"));
+        assert!(
+            matches!(&down, StoreError::Unavailable { what: "host database", source: Some(s) } if s.to_string() == "connection refused")
+        );
+        assert!(
+            matches!(shared(&StoreError::backend("deadlock")), StoreError::Backend(s) if s.to_string() == "deadlock")
+        );
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use uap_domain::AuditRecorder;
 use uap_domain::auth::{AuthParts, AuthService};
 use uap_domain::config::ConfigError;
 use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessionStore};
-use uap_domain::password::{self, PasswordPolicy};
+use uap_domain::password::{self, PasswordPolicy, StoredHash};
 use uap_domain::pipeline::Pipeline;
 use uap_domain::session::SessionManager;
 use uap_ports::{Clock, EventBus, MfaFactorStore, RateLimitStore, SessionStore, StoreError, SystemClock};
@@ -343,13 +343,16 @@ fn audit_queues(internal_db: &InternalDb) -> AuditQueues {
 }
 
 /// The preferred-scheme hash verified for refusals (on a blocking thread:
-/// it costs one hash).
-async fn dummy_hash(policy: &PasswordPolicy) -> Result<String, StartupError> {
+/// it costs one hash), parsed.
+async fn dummy_hash(policy: &PasswordPolicy) -> Result<StoredHash, StartupError> {
     let policy = policy.clone();
-    tokio::task::spawn_blocking(move || password::dummy_hash(&policy))
-        .await
-        .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))?
-        .map_err(|e| StartupError::Config(format!("password_hash_algorithm: {e}")))
+    let failed = |e: &dyn std::fmt::Display| StartupError::Config(format!("password_hash_algorithm: {e}"));
+    tokio::task::spawn_blocking(move || {
+        let hash = password::dummy_hash(&policy).map_err(|e| failed(&e))?;
+        StoredHash::parse(&hash, &policy).ok_or_else(|| failed(&"the new hash is not recognised"))
+    })
+    .await
+    .map_err(|e| failed(&e))?
 }
 
 /// Binds the listener and starts the HTTP server (TLS when configured).

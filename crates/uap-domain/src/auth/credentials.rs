@@ -7,8 +7,7 @@ use serde_json::Value;
 use super::LoginError;
 use crate::config::AuthType;
 
-/// The longest password accepted, in bytes.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub use crate::password::MAX_PASSWORD_BYTES;
 /// The longest identifier accepted, in bytes.
 pub const MAX_IDENTIFIER_BYTES: usize = 320;
 

@@ -1,7 +1,7 @@
 //! `AuthService::authenticate`: the login use case.
 
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -12,10 +12,10 @@ use uap_ports::{
 };
 
 use super::timing::{DummyReason, RefusalTiming};
-use super::{LoginError, LoginRequest, LoginSuccess, MfaService};
+use super::{Dependency, LoginError, LoginRequest, LoginSuccess, MfaService};
 use crate::audit::{AuditRecorder, EventDetails};
 use crate::config::AuthType;
-use crate::password::{self, HashUpgrade, PasswordError, PasswordPolicy, Verdict, Work};
+use crate::password::{self, HashUpgrade, PasswordError, PasswordPolicy, StoredHash, Verdict, Work};
 use crate::pipeline::{Block, Challenge, Decision, LoginAttempt, LoginFailure, Pipeline, VerifiedUser, address_key};
 use crate::session::{ClientContext, NewSession, SessionManager, TicketPurpose};
 use crate::user_data::UserDataFilter;
@@ -65,8 +65,11 @@ pub(super) enum Target {
 /// What `write_back` does after a match.
 enum Upgrade {
     None,
-    /// Write this hash (compare-and-set).
-    Write(String),
+    /// Write this hash (compare-and-set); `label` is its census label.
+    Write {
+        hash: String,
+        label: String,
+    },
     /// Keep the row, audit why.
     Skip(&'static str),
 }
@@ -76,6 +79,10 @@ pub(super) struct Checked {
     pub(super) verdict: Verdict,
     /// The stored value was refused unhashed: over the work budget.
     over_budget: bool,
+    /// The stored value's family ("unknown" when unparsed), for metrics.
+    family: &'static str,
+    /// The stored value's census label, when parsed.
+    label: Option<String>,
     /// Present when the hash is weak under the policy.
     weak_format: Option<String>,
     /// The rewrite, when `write_back` applies.
@@ -84,7 +91,14 @@ pub(super) struct Checked {
 
 impl Checked {
     fn unsupported() -> Self {
-        Self { verdict: Verdict::Unsupported, over_budget: false, weak_format: None, upgrade: Upgrade::None }
+        Self {
+            verdict: Verdict::Unsupported,
+            over_budget: false,
+            family: "unknown",
+            label: None,
+            weak_format: None,
+            upgrade: Upgrade::None,
+        }
     }
 }
 
@@ -94,7 +108,7 @@ pub struct AuthService {
     pub(super) sessions: SessionManager,
     pool: Arc<dyn BlockingPool>,
     pub(super) settings: Arc<AuthSettings>,
-    pub(super) dummy_hash: Arc<str>,
+    pub(super) dummy_hash: Arc<StoredHash>,
     pub(super) audit: AuditRecorder,
     pipeline: Arc<Pipeline>,
     pub(super) mfa: Option<Arc<MfaService>>,
@@ -119,8 +133,8 @@ pub struct AuthParts {
     pub pool: Arc<dyn BlockingPool>,
     pub settings: AuthSettings,
     /// A preferred-scheme hash verified for unknown users (see
-    /// [`password::dummy_hash`]).
-    pub dummy_hash: String,
+    /// [`password::dummy_hash`]), parsed.
+    pub dummy_hash: StoredHash,
     pub audit: AuditRecorder,
     pub pipeline: Arc<Pipeline>,
     /// Present when the `mfa` middleware is configured.
@@ -141,14 +155,14 @@ struct Refused {
 impl Checked {
     /// After a match: the weak-format report and, under `write_back`, the
     /// rewrite (or why there is none).
-    fn upgrade(&mut self, policy: &PasswordPolicy, stored: &str, password: &str) {
-        if policy.upgrade == HashUpgrade::Off || !password::needs_upgrade(policy, stored) {
+    fn upgrade(&mut self, policy: &PasswordPolicy, stored: &StoredHash, password: &str) {
+        if policy.upgrade == HashUpgrade::Off || !stored.weakness(policy).reported() {
             return;
         }
-        self.weak_format = Some(password::census_label(policy, stored));
+        self.weak_format.clone_from(&self.label);
         if policy.upgrade == HashUpgrade::WriteBack {
-            self.upgrade = match password::upgraded_hash(policy, stored, password) {
-                Ok(Some(upgraded)) => Upgrade::Write(upgraded),
+            self.upgrade = match stored.upgraded(policy, password) {
+                Ok(Some(hash)) => Upgrade::Write { label: password::census_label(policy, &hash), hash },
                 Err(PasswordError::TooLongForBcrypt { .. }) => Upgrade::Skip("password_too_long_for_bcrypt"),
                 Ok(None) | Err(_) => Upgrade::None,
             };
@@ -166,7 +180,7 @@ impl AuthService {
             sessions: parts.sessions,
             pool: parts.pool,
             settings: Arc::new(parts.settings),
-            dummy_hash: parts.dummy_hash.into(),
+            dummy_hash: Arc::new(parts.dummy_hash),
             audit: parts.audit,
             pipeline: parts.pipeline,
             mfa: parts.mfa,
@@ -239,13 +253,14 @@ impl AuthService {
                 return Err(LoginError::InvalidCredentials);
             }
         };
+        let from = checked.label.as_deref().unwrap_or(password::UNKNOWN_FORMAT);
         let written = match (&checked.upgrade, &user.password_hash) {
-            (Upgrade::Write(upgraded), Some(stored)) => {
-                self.write_back(&user, stored, upgraded, client).await.then_some(upgraded.as_str())
+            (Upgrade::Write { hash, label }, Some(stored)) => {
+                self.write_back(&user, stored, (hash, label), from, client).await.then_some(hash.as_str())
             }
-            (Upgrade::Skip(reason), Some(stored)) => {
+            (Upgrade::Skip(reason), Some(_)) => {
                 tracing::warn!(user_id = %user.id, reason, "password hash upgrade skipped");
-                self.audit_upgrade(&user, stored, None, Some(reason), client).await;
+                self.audit_upgrade(&user, from, None, Some(reason), client).await;
                 None
             }
             _ => None,
@@ -310,7 +325,7 @@ impl AuthService {
             .find_user(&query)
             .instrument(tracing::trace_span!("uap.host_lookup"))
             .await
-            .map_err(LoginError::Directory)?;
+            .map_err(|e| LoginError::unavailable(Dependency::HostDirectory, &e))?;
         let user_id = user.as_ref().map(|u| u.id.clone());
         if let Decision::Block(block) = self.pipeline.before_verify(attempt, user_id.as_deref()).await? {
             return Ok(Err(Refused { reason: "blocked", user_id, block: Some(block) }));
@@ -325,7 +340,6 @@ impl AuthService {
             return Ok(Err(self.refused(start, "no_password", Some(user.id)).await));
         };
         let active = user.active != Some(false);
-        let family = password::identify(&stored, &settings.policy).map_or("unknown", |f| f.family_name());
         let checked = self.check(&fairness, Target::Stored(stored), password, active).await?;
         let outcome = match checked.verdict {
             _ if checked.over_budget => "over_budget",
@@ -333,7 +347,7 @@ impl AuthService {
             Verdict::Mismatch => "mismatch",
             Verdict::Unsupported => "unsupported",
         };
-        self.pipeline.observer().password_verified(family, outcome);
+        self.pipeline.observer().password_verified(checked.family, outcome);
         let reason = match checked.verdict {
             _ if checked.over_budget => "hash_over_budget",
             Verdict::Unsupported => "unsupported_hash_format",
@@ -371,8 +385,6 @@ impl AuthService {
         let dummy = Arc::clone(&self.dummy_hash);
         let clock = Arc::clone(&self.clock);
         let timing = Arc::clone(&self.timing);
-        let slot: Arc<Mutex<Option<Checked>>> = Arc::new(Mutex::new(None));
-        let out = Arc::clone(&slot);
         let job = move || {
             let password = password.expose_secret();
             let since =
@@ -380,23 +392,32 @@ impl AuthService {
             let mut checked = Checked::unsupported();
             let dummy_reason = match &target {
                 Target::Dummy(reason) => Some(*reason),
-                Target::Stored(stored) => match password::work(&policy, stored, password) {
-                    Work::Unusable => Some(DummyReason::UnusableHash),
-                    Work::OverBudget => {
-                        checked.over_budget = true;
-                        Some(DummyReason::UnusableHash)
-                    }
-                    Work::Cost(cost) => {
-                        let started = clock.now();
-                        checked.verdict = password::verify(&policy, stored, password);
-                        timing.record(&password::census_label(&policy, stored), since(started));
-                        if checked.verdict == Verdict::Match && active {
-                            checked.upgrade(&policy, stored, password);
-                            None
-                        } else {
-                            let cheaper =
-                                matches!(password::work(&policy, &dummy, password), Work::Cost(d) if cost < d);
-                            cheaper.then_some(DummyReason::CheaperFormat)
+                Target::Stored(stored) => match StoredHash::parse(stored, &policy) {
+                    None => Some(DummyReason::UnusableHash),
+                    Some(stored) => {
+                        let format = stored.format();
+                        checked.family = format.family_name();
+                        checked.label = Some(format.label());
+                        match stored.work(&policy, password) {
+                            Work::Unusable => Some(DummyReason::UnusableHash),
+                            Work::OverBudget => {
+                                checked.over_budget = true;
+                                Some(DummyReason::UnusableHash)
+                            }
+                            Work::Cost(cost) => {
+                                let started = clock.now();
+                                checked.verdict = stored.verify(&policy, password);
+                                if let Some(label) = &checked.label {
+                                    timing.record(label, since(started));
+                                }
+                                if checked.verdict == Verdict::Match && active {
+                                    checked.upgrade(&policy, &stored, password);
+                                    None
+                                } else {
+                                    let cheaper = matches!(dummy.work(&policy, password), Work::Cost(d) if cost < d);
+                                    cheaper.then_some(DummyReason::CheaperFormat)
+                                }
+                            }
                         }
                     }
                 },
@@ -406,21 +427,15 @@ impl AuthService {
                 // cost must not depend on the password.
                 let input = if password.len() > password::MAX_PASSWORD_BYTES { "" } else { password };
                 let started = clock.now();
-                let _ = password::verify(&policy, &dummy, input);
+                let _ = dummy.verify(&policy, input);
                 timing.record_dummy(reason, since(started));
             }
-            *out.lock().unwrap_or_else(PoisonError::into_inner) = Some(checked);
+            checked
         };
-        self.pool.run_keyed(fairness, Box::new(job)).await.map_err(|err| match err {
+        uap_ports::compute(self.pool.as_ref(), fairness, job).await.map_err(|err| match err {
             PoolError::Overloaded => LoginError::Overloaded,
-            PoolError::Failed => LoginError::Directory(uap_ports::StoreError::Unavailable {
-                what: "password verification pool",
-                source: None,
-            }),
-        })?;
-        let checked = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-        // The job always fills the slot before `run` returns Ok; fail closed if not.
-        Ok(checked.unwrap_or_else(Checked::unsupported))
+            PoolError::Failed => LoginError::unavailable(Dependency::HashingPool, &err),
+        })
     }
 
     pub(super) async fn audit_failure(
@@ -439,13 +454,19 @@ impl AuthService {
         self.audit
             .record(AuditEventType::FailedLogin, false, client, details)
             .await
-            .map_err(|e| LoginError::Session(e.into()))
+            .map_err(|e| LoginError::unavailable(Dependency::AuditQueue, &e))
     }
 
     /// The compare-and-set upgrade. A failure here never fails the login.
     /// Returns whether the host row now holds `upgraded`.
-    async fn write_back(&self, user: &HostUser, stored: &str, upgraded: &str, client: &ClientContext) -> bool {
-        let policy = &self.settings.policy;
+    async fn write_back(
+        &self,
+        user: &HostUser,
+        stored: &str,
+        (upgraded, to): (&str, &str),
+        from: &str,
+        client: &ClientContext,
+    ) -> bool {
         let outcome = self.directory.update_password_hash(&user.id, stored, upgraded).await;
         let error = match &outcome {
             Ok(PasswordUpdate::Updated) => None,
@@ -459,22 +480,21 @@ impl AuthService {
         if let Some(error) = &error {
             tracing::warn!(user_id = %user.id, reason = %error, "password hash upgrade skipped");
         }
-        let to = password::census_label(policy, upgraded);
-        self.audit_upgrade(user, stored, Some(&to), error.as_deref(), client).await;
+        self.audit_upgrade(user, from, Some(to), error.as_deref(), client).await;
         error.is_none()
     }
 
-    /// PASSWORD_CHANGE for an upgrade: written (`error` None) or not, and why.
+    /// PASSWORD_CHANGE for an upgrade from the format labelled `from`:
+    /// written (`error` None) or not, and why.
     async fn audit_upgrade(
         &self,
         user: &HostUser,
-        stored: &str,
+        from: &str,
         to: Option<&str>,
         error: Option<&str>,
         client: &ClientContext,
     ) {
-        let mut metadata =
-            json!({ "reason": "hash_upgrade", "from": password::census_label(&self.settings.policy, stored) });
+        let mut metadata = json!({ "reason": "hash_upgrade", "from": from });
         if let Some(to) = to {
             metadata["to"] = Value::String(to.to_owned());
         }
@@ -513,7 +533,7 @@ impl AuthService {
         self.audit
             .record(AuditEventType::Login, true, client, details)
             .await
-            .map_err(|e| LoginError::Session(e.into()))?;
+            .map_err(|e| LoginError::unavailable(Dependency::AuditQueue, &e))?;
         Ok(LoginSuccess { session, user_id })
     }
 }

@@ -14,7 +14,7 @@ use uap_ports::{Admission, AuditEventType, RateLimitKey, RateLimitRule, UserQuer
 
 use super::engine::Target;
 use super::timing::DummyReason;
-use super::{AuthService, Enrollment, LoginError, LoginSuccess, MfaFlowError, MfaService};
+use super::{AuthService, Dependency, Enrollment, LoginError, LoginSuccess, MfaFlowError, MfaService};
 use crate::audit::EventDetails;
 use crate::password::Verdict;
 use crate::pipeline::{Block, MiddlewareError, VerifiedUser, address_key};
@@ -89,15 +89,10 @@ impl AuthService {
         match mfa.check_code(&ticket.user_id, code).await {
             Ok(()) => {}
             Err(MfaFlowError::RateLimited { retry_after }) => {
-                return Err(LoginError::Blocked(Block {
-                    status: 429,
-                    message: "Too many invalid codes; try again later".into(),
-                    retry_after: Some(retry_after),
-                    reason: "mfa_rate_limited".into(),
-                }));
+                return Err(LoginError::Blocked(Block::mfa_rate_limited(retry_after)));
             }
             Err(MfaFlowError::Unavailable(detail)) => {
-                return Err(LoginError::Middleware(MiddlewareError::unavailable("MFA store", detail)));
+                return Err(LoginError::Unavailable { dependency: Dependency::MfaStore, cause: detail });
             }
             Err(_) => {
                 self.audit_failure(Some(&ticket.user_id), "mfa_failed", &ticket.user_id, client).await?;
@@ -234,7 +229,11 @@ impl AuthService {
             fields: vec![self.settings.id_field.clone()],
             case_insensitive: false,
         };
-        let user = self.directory.find_user(&query).await.map_err(LoginError::Directory)?;
+        let user = self
+            .directory
+            .find_user(&query)
+            .await
+            .map_err(|e| LoginError::unavailable(Dependency::HostDirectory, &e))?;
         let stored =
             user.as_ref().filter(|u| u.id == user_id && u.active != Some(false)).and_then(|u| u.password_hash.clone());
         // The client's hashing share, as for a login (one address cannot
@@ -316,7 +315,7 @@ impl AuthService {
             self.audit
                 .record(AuditEventType::MfaDisabled, outcome.is_ok(), client, details)
                 .await
-                .map_err(|e| LoginError::Session(e.into()))?;
+                .map_err(|e| LoginError::unavailable(Dependency::AuditQueue, &e))?;
         }
         outcome.map_err(LoginError::Mfa)
     }
@@ -330,6 +329,9 @@ impl AuthService {
         client: &ClientContext,
     ) -> Result<(), LoginError> {
         let details = EventDetails { user_id: Some(user_id), session_id, error: None, metadata };
-        self.audit.record(event, true, client, details).await.map_err(|e| LoginError::Session(e.into()))
+        self.audit
+            .record(event, true, client, details)
+            .await
+            .map_err(|e| LoginError::unavailable(Dependency::AuditQueue, &e))
     }
 }

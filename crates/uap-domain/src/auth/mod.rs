@@ -15,8 +15,6 @@ pub use mfa::{Enrollment, MfaFlowError, MfaService};
 pub use mfa_login::Enroller;
 pub use timing::{DummyReason, MAX_FLOOR, RefusalTiming, TimingSnapshot};
 
-use uap_ports::StoreError;
-
 use crate::pipeline::{Block, MiddlewareError};
 use crate::session::{IssuedSession, SessionError};
 
@@ -30,9 +28,9 @@ pub enum LoginError {
     /// one answer for all (the audit log keeps the real reason): 401.
     #[error("Invalid credentials")]
     InvalidCredentials,
-    /// The host data source failed: 503.
-    #[error(transparent)]
-    Directory(StoreError),
+    /// A dependency failed: 503 naming it (the cause goes to the log).
+    #[error("{} is unavailable", .dependency.name())]
+    Unavailable { dependency: Dependency, cause: String },
     /// Too many password checks queued: 503 with Retry-After.
     #[error("too many login attempts in progress")]
     Overloaded,
@@ -59,6 +57,49 @@ pub enum LoginError {
     /// The session could not be created.
     #[error(transparent)]
     Session(#[from] SessionError),
+}
+
+/// What a login depends on, named when it fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    /// The host database or host API.
+    HostDirectory,
+    /// The blocking threads that verify passwords.
+    HashingPool,
+    /// Where sessions are kept.
+    SessionStore,
+    /// The queue the audit trail is written through.
+    AuditQueue,
+    /// Where TOTP factors are kept.
+    MfaStore,
+}
+
+impl Dependency {
+    /// Its name in the 503 body and the log.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::HostDirectory => "host user directory",
+            Self::HashingPool => "password hashing pool",
+            Self::SessionStore => "session store",
+            Self::AuditQueue => "audit queue",
+            Self::MfaStore => "MFA store",
+        }
+    }
+}
+
+impl LoginError {
+    /// `dependency` failed with `cause` (its whole chain is kept for the log).
+    pub fn unavailable(dependency: Dependency, cause: &(dyn std::error::Error + 'static)) -> Self {
+        let mut text = cause.to_string();
+        let mut source = cause.source();
+        while let Some(next) = source {
+            text.push_str(": ");
+            text.push_str(&next.to_string());
+            source = next.source();
+        }
+        Self::Unavailable { dependency, cause: text }
+    }
 }
 
 /// A successful login.

@@ -17,8 +17,8 @@
 //! values ≤ 1024 bytes; for the families that re-hash the password on
 //! every round (SHA-crypt, phpass, Drupal) rounds × password length ≤ 2^31
 //! bytes (see [`work`]). Passwords over [`MAX_PASSWORD_BYTES`] are never
-//! hashed (`Mismatch`, or [`PasswordError::TooLong`] when hashing), as in
-//! passlib and WordPress. Trailing spaces of a stored value (`CHAR(n)`
+//! hashed (`Mismatch`, or [`PasswordError::TooLong`] when hashing); a login
+//! request carrying one is refused before any lookup. Trailing spaces of a stored value (`CHAR(n)`
 //! padding) are ignored. All digest comparisons are constant-time.
 
 mod argon2;
@@ -35,6 +35,7 @@ mod phpass;
 mod plain;
 mod scrypt;
 mod sha_crypt;
+mod stored;
 mod transform;
 mod upgrade;
 mod werkzeug;
@@ -48,11 +49,11 @@ use serde::Deserialize;
 
 pub use cost::Work;
 pub use format::HashFormat;
-use format::Kind;
-use upgrade::Decision;
+pub use stored::{Assessment, StoredHash, Weakness};
 
-/// Longest password hashed or verified, in bytes (passlib's and WordPress's limit).
-pub const MAX_PASSWORD_BYTES: usize = 4096;
+/// Longest password accepted, hashed or verified, in bytes: the one limit of
+/// login requests, the MFA enroll route, `uap hash` and this module.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Argon2 parameters for new hashes (`argon2_memory_kib`, `argon2_iterations`,
 /// `argon2_parallelism`; OWASP defaults).
@@ -209,63 +210,30 @@ fn check_length(password: &str) -> Result<(), PasswordError> {
 /// (bare hex digests count only with `legacy_plain_digests`).
 #[must_use]
 pub fn identify(stored: &str, policy: &PasswordPolicy) -> Option<HashFormat> {
-    Kind::identify(normalise(stored), policy.legacy_plain_digests).map(|kind| HashFormat { kind })
+    StoredHash::parse(stored, policy).map(|hash| hash.format())
 }
 
-/// Checks `password` (after `policy.transform`) against a stored value, in
-/// constant time with respect to the digest.
+/// [`StoredHash::verify`] of a value parsed here; `Unsupported` when it
+/// cannot be parsed.
 #[must_use]
 pub fn verify(policy: &PasswordPolicy, stored: &str, password: &str) -> Verdict {
-    let stored = normalise(stored);
-    let Some(kind) = Kind::identify(stored, policy.legacy_plain_digests) else {
-        return Verdict::Unsupported;
-    };
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Verdict::Mismatch;
-    }
-    let password = transform::apply(policy.transform, password);
-    match kind.verify(stored, password.as_bytes()) {
-        Some(true) => Verdict::Match,
-        Some(false) => Verdict::Mismatch,
-        None => Verdict::Unsupported,
-    }
+    StoredHash::parse(stored, policy).map_or(Verdict::Unsupported, |hash| hash.verify(policy, password))
 }
 
-/// What verifying `stored` with `password` (after `policy.transform`)
-/// would cost, estimated from the stored parameters and the password length
-/// (see `cost.rs`): [`Work::Unusable`] for what [`verify`] calls
-/// `Unsupported`, [`Work::OverBudget`] for a row [`verify`] answers
-/// `Mismatch` without hashing because its work would exceed the budget.
+/// [`StoredHash::work`] of a value parsed here: [`Work::Unusable`] for what
+/// [`verify`] calls `Unsupported`, [`Work::OverBudget`] for a row [`verify`]
+/// answers `Mismatch` without hashing because its work would exceed the
+/// budget.
 #[must_use]
 pub fn work(policy: &PasswordPolicy, stored: &str, password: &str) -> Work {
-    let stored = normalise(stored);
-    let Some(kind) = Kind::identify(stored, policy.legacy_plain_digests) else {
-        return Work::Unusable;
-    };
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Work::Cost(0);
-    }
-    cost::work(&kind, stored, transform::apply(policy.transform, password).len())
+    StoredHash::parse(stored, policy).map_or(Work::Unusable, |hash| hash.work(policy, password))
 }
 
-/// Whether a row in this format should be upgraded (reported, and
-/// rewritten where [`upgraded_hash`] has a target): the format is weak under
-/// `hash_upgrade_format` and its family is not in `hash_upgrade_skip`.
-/// Decides on the format only; checking `hash_upgrade = off` is the caller's.
+/// Whether a row in this format is reported weak on login (and rewritten
+/// where [`upgraded_hash`] has a target): [`Weakness::reported`].
 #[must_use]
 pub fn needs_upgrade(policy: &PasswordPolicy, stored: &str) -> bool {
-    identify(stored, policy).is_some_and(|format| format.is_weak(policy) && !upgrade::skipped(policy, &format.kind))
-}
-
-/// Whether `hash_upgrade = "write_back"` would rewrite a row in this format
-/// on its next login (weak, writable target, family not skipped). `false`
-/// for weak formats with nothing UAP could write (Drupal 7, crypt(3), LDAP,
-/// bare digests in host mode): those need a password reset instead.
-#[must_use]
-pub fn rewritable(policy: &PasswordPolicy, stored: &str) -> bool {
-    identify(stored, policy).is_some_and(|format| {
-        !upgrade::skipped(policy, &format.kind) && matches!(upgrade::decide(policy, &format.kind), Decision::Rewrite(_))
-    })
+    StoredHash::parse(stored, policy).is_some_and(|hash| hash.weakness(policy).reported())
 }
 
 /// The value to write back for a row that just verified with `password`:
@@ -281,21 +249,7 @@ pub fn rewritable(policy: &PasswordPolicy, stored: &str) -> bool {
 /// cost raise) and the password is over 72 bytes: the row is better kept
 /// than rewritten into one that ignores the password's tail.
 pub fn upgraded_hash(policy: &PasswordPolicy, stored: &str, password: &str) -> Result<Option<String>, PasswordError> {
-    let Some(format) = identify(stored, policy) else {
-        return Ok(None);
-    };
-    if upgrade::skipped(policy, &format.kind) {
-        return Ok(None);
-    }
-    let Decision::Rewrite(rewrite) = upgrade::decide(policy, &format.kind) else {
-        return Ok(None);
-    };
-    check_length(password)?;
-    let password = transform::apply(policy.transform, password);
-    if matches!(rewrite, upgrade::Rewrite::Bcrypt(_)) && password.len() > bcrypt::MAX_PASSWORD {
-        return Err(PasswordError::TooLongForBcrypt { max: bcrypt::MAX_PASSWORD });
-    }
-    upgrade::produce(policy, rewrite, &password).map(Some)
+    StoredHash::parse(stored, policy).map_or(Ok(None), |hash| hash.upgraded(policy, password))
 }
 
 /// A new hash in the preferred scheme (`password_hash_algorithm`): PHC
@@ -338,5 +292,8 @@ pub fn dummy_hash(policy: &PasswordPolicy) -> Result<String, PasswordError> {
 /// [`HashFormat::label`] of the stored value, or "unknown format".
 #[must_use]
 pub fn census_label(policy: &PasswordPolicy, stored: &str) -> String {
-    identify(stored, policy).map_or_else(|| "unknown format".to_owned(), |format| format.label())
+    identify(stored, policy).map_or_else(|| UNKNOWN_FORMAT.to_owned(), |format| format.label())
 }
+
+/// The census label of a value no format recognises.
+pub const UNKNOWN_FORMAT: &str = "unknown format";

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::rate_limit::too_many;
 use super::{Block, Challenge, Decision, LoginAttempt, Middleware, MiddlewareError, VerifiedUser};
 use crate::auth::{MfaFlowError, MfaService};
 
@@ -25,14 +24,13 @@ pub struct MfaPolicy {
 pub struct MfaMiddleware {
     service: Arc<MfaService>,
     policy: MfaPolicy,
-    clock: Arc<dyn uap_ports::Clock>,
 }
 
 impl MfaMiddleware {
     /// The middleware over `service`.
     #[must_use]
-    pub fn new(service: Arc<MfaService>, policy: MfaPolicy, clock: Arc<dyn uap_ports::Clock>) -> Self {
-        Self { service, policy, clock }
+    pub fn new(service: Arc<MfaService>, policy: MfaPolicy) -> Self {
+        Self { service, policy }
     }
 
     fn required_by_role(&self, user: &VerifiedUser) -> bool {
@@ -60,18 +58,9 @@ impl Middleware for MfaMiddleware {
         };
         match self.service.check_code(&user.user_id, code).await {
             Ok(()) => Ok(Decision::Continue),
-            Err(MfaFlowError::RateLimited { retry_after }) => {
-                let now = self.clock.now();
-                let until = now + time::Duration::seconds(i64::try_from(retry_after).unwrap_or(i64::MAX));
-                Ok(Decision::Block(too_many(until, now, "mfa_rate_limited")))
-            }
+            Err(MfaFlowError::RateLimited { retry_after }) => Ok(Decision::Block(Block::mfa_rate_limited(retry_after))),
             Err(MfaFlowError::Unavailable(detail)) => Err(MiddlewareError::unavailable("MFA store", detail)),
-            Err(_) => Ok(Decision::Block(Block {
-                status: 401,
-                message: "Invalid MFA code".into(),
-                retry_after: None,
-                reason: "mfa_failed".into(),
-            })),
+            Err(_) => Ok(Decision::Block(Block::unauthorized("Invalid MFA code", "mfa_failed"))),
         }
     }
 }

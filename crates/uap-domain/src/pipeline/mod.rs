@@ -62,24 +62,62 @@ pub struct LoginFailure {
     pub user_id: Option<String>,
 }
 
+/// Why a middleware refused a login; the HTTP layer picks the status
+/// (401, 403, 429 with `Retry-After`), so no middleware can answer a
+/// refusal with a success status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The credentials or the second factor are not good enough (401).
+    Unauthorized,
+    /// The login is not allowed (403).
+    Forbidden,
+    /// Too many attempts: retry after this many seconds (429).
+    RateLimited { retry_after: u64 },
+}
+
 /// A refusal decided by a middleware.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
-    /// 401, 403 or 429.
-    pub status: u16,
+    pub refusal: Refusal,
     /// Shown to the client as `error`.
     pub message: String,
-    /// Seconds, for 429 (`Retry-After`).
-    pub retry_after: Option<u64>,
     /// The audit reason (`rate_limited`, `ip_denied`, `captcha_failed`, …).
     pub reason: String,
 }
 
 impl Block {
-    /// A 403 with `message`.
+    /// A forbidden login with `message`.
     #[must_use]
     pub fn forbidden(message: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self { status: 403, message: message.into(), retry_after: None, reason: reason.into() }
+        Self { refusal: Refusal::Forbidden, message: message.into(), reason: reason.into() }
+    }
+
+    /// An unauthorized login with `message`.
+    #[must_use]
+    pub fn unauthorized(message: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { refusal: Refusal::Unauthorized, message: message.into(), reason: reason.into() }
+    }
+
+    /// Too many attempts; retry after `retry_after` seconds.
+    #[must_use]
+    pub fn rate_limited(retry_after: u64, message: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { refusal: Refusal::RateLimited { retry_after }, message: message.into(), reason: reason.into() }
+    }
+
+    /// Too many wrong second-factor codes: the one answer of the login's
+    /// `mfa` step, `POST /mfa/verify` and the TOTP routes.
+    #[must_use]
+    pub fn mfa_rate_limited(retry_after: u64) -> Self {
+        Self::rate_limited(retry_after, "Too many invalid codes; try again later", "mfa_rate_limited")
+    }
+
+    /// `Retry-After` seconds, for a rate limit.
+    #[must_use]
+    pub const fn retry_after(&self) -> Option<u64> {
+        match self.refusal {
+            Refusal::RateLimited { retry_after } => Some(retry_after),
+            Refusal::Unauthorized | Refusal::Forbidden => None,
+        }
     }
 }
 

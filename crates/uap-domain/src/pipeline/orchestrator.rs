@@ -9,7 +9,7 @@ use serde_json::json;
 use tracing::Instrument as _;
 use uap_ports::{Clock, MiddlewareLogSink, MiddlewareRun};
 
-use super::{Decision, LoginAttempt, LoginFailure, Middleware, MiddlewareError, VerifiedUser};
+use super::{Decision, LoginAttempt, LoginFailure, Middleware, MiddlewareError, Refusal, VerifiedUser};
 
 /// Receives the duration of every middleware run (the server feeds
 /// `uap_middleware_execution_seconds`) and the outcome of every password
@@ -186,7 +186,7 @@ impl Pipeline {
             Outcome::Decided(Decision::Block(block)) => (
                 false,
                 Some(block.reason.clone()),
-                json!({ "action": "block", "status": block.status, "retry_after": block.retry_after }),
+                json!({ "action": "block", "refusal": refusal_name(block.refusal), "retry_after": block.retry_after() }),
             ),
             Outcome::Decided(Decision::Challenge(_)) => {
                 (false, Some("challenge".to_owned()), json!({ "action": "challenge" }))
@@ -231,4 +231,13 @@ pub struct NoObserver;
 
 impl RunObserver for NoObserver {
     fn observe(&self, _name: &str, _seconds: f64) {}
+}
+
+/// The `refusal` recorded in a middleware run's `output_data`.
+const fn refusal_name(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::Unauthorized => "unauthorized",
+        Refusal::Forbidden => "forbidden",
+        Refusal::RateLimited { .. } => "rate_limited",
+    }
 }

@@ -202,12 +202,7 @@ pub(crate) fn client_of(attempt: &LoginAttempt) -> ClientContext {
 
 /// The 429 for a key blocked until `until`.
 pub(crate) fn too_many(until: time::OffsetDateTime, now: time::OffsetDateTime, reason: &str) -> Block {
-    Block {
-        status: 429,
-        message: "Too many failed attempts; try again later".into(),
-        retry_after: Some(seconds_until(until, now)),
-        reason: reason.into(),
-    }
+    Block::rate_limited(seconds_until(until, now), "Too many failed attempts; try again later", reason)
 }
 
 #[async_trait]

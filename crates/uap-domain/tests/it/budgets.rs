@@ -12,13 +12,13 @@ use uap_domain::auth::{Credentials, LoginError, LoginRequest};
 use uap_domain::config::RateLimitKeyKind;
 use uap_domain::password::{self, PreferredAlgorithm};
 use uap_domain::pipeline::{
-    AddressBudget, AfterFailures, Block, CaptchaMiddleware, PipelineEntry, RateLimitMiddleware, address_key,
+    AddressBudget, AfterFailures, Block, CaptchaMiddleware, PipelineEntry, RateLimitMiddleware, Refusal, address_key,
     rate_limit_rule,
 };
 use uap_domain::session::ClientContext;
 use uap_ports::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 
-use crate::fakes::{Parts, Settings, World, fast_settings, world_with};
+use crate::fakes::{Parts, Settings, World, block_status, fast_settings, world_with};
 
 fn login_as(w: &World, user: &str, password: &str, ip: &str, captcha: Option<&str>) -> Result<(), LoginError> {
     let request = LoginRequest {
@@ -46,7 +46,7 @@ fn status(result: Result<(), LoginError>) -> u16 {
     match result {
         Ok(()) => 200,
         Err(LoginError::InvalidCredentials) => 401,
-        Err(LoginError::Blocked(block)) => block.status,
+        Err(LoginError::Blocked(block)) => block_status(&block),
         Err(other) => panic!("unexpected {other:?}"),
     }
 }
@@ -89,7 +89,7 @@ fn every_spelling_of_one_user_shares_one_budget() {
         // `ann@x` has had one guess of its own, but row 1 has had three.
         assert_eq!(login(&w, "ann@x", "wrong", ip), 429, "{key:?}");
         match login_as(&w, "ann@x", "pw", ip, None) {
-            Err(LoginError::Blocked(Block { status: 429, retry_after: Some(900), .. })) => {}
+            Err(LoginError::Blocked(Block { refusal: Refusal::RateLimited { retry_after: 900 }, .. })) => {}
             other => panic!("the right password under another spelling is blocked too: {other:?}"),
         }
     }
@@ -135,7 +135,7 @@ fn the_address_budget_counts_failures_across_identifiers() {
     assert_eq!(login(&w, "ann", "pw", ip), 200, "successes pass and do not reset the address");
     assert_eq!(login(&w, "ghost3", "x", ip), 401, "the fourth failure");
     match login_as(&w, "ann", "pw", ip, None) {
-        Err(LoginError::Blocked(Block { status: 429, retry_after: Some(900), reason, .. })) => {
+        Err(LoginError::Blocked(Block { refusal: Refusal::RateLimited { retry_after: 900 }, reason, .. })) => {
             assert_eq!(reason, "address_rate_limited");
         }
         other => panic!("expected the address to be blocked, got {other:?}"),

@@ -11,11 +11,11 @@ use uap_domain::auth::{AuthParts, AuthService, AuthSettings, MfaService};
 use uap_domain::config::JwtAlgorithm;
 use uap_domain::memory::{ManualClock, MemoryRateLimitStore, MemorySessionStore};
 use uap_domain::password::{Argon2Params, PasswordPolicy};
-use uap_domain::pipeline::{NoObserver, Pipeline, PipelineEntry};
+use uap_domain::pipeline::{Block, NoObserver, Pipeline, PipelineEntry, Refusal};
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
 use uap_ports::{
-    AuditEvent, AuditEventType, AuditSink, BlockingPool, HostUser, MiddlewareLogSink, MiddlewareRun, PasswordUpdate,
-    PoolError, StoreError, UserDirectory, UserQuery,
+    AuditEvent, AuditEventType, AuditSink, BlockingPool, HostUser, Job, JobOutput, MiddlewareLogSink, MiddlewareRun,
+    PasswordUpdate, PoolError, StoreError, UserDirectory, UserQuery,
 };
 
 pub const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -44,9 +44,8 @@ pub struct Inline;
 
 #[async_trait]
 impl BlockingPool for Inline {
-    async fn run(&self, job: Box<dyn FnOnce() + Send + 'static>) -> Result<(), PoolError> {
-        job();
-        Ok(())
+    async fn run(&self, job: Job) -> Result<JobOutput, PoolError> {
+        Ok(job())
     }
 
     async fn pause(&self, _duration: std::time::Duration) {}
@@ -202,6 +201,7 @@ pub fn world_with(
     let audit = AuditRecorder::new(events.clone(), clock.clone());
     let tokens = TokenService::new(JwtAlgorithm::HS256, SECRET.as_bytes(), "UAP".into(), None).unwrap();
     let dummy = uap_domain::password::dummy_hash(settings.policy()).unwrap();
+    let dummy = uap_domain::password::StoredHash::parse(&dummy, settings.policy()).unwrap();
     let sessions = SessionManager::new(store.clone(), tokens, settings.sessions, clock.clone(), audit.clone());
     let pipeline = Pipeline::new(pipeline, Arc::new(NoRuns), Arc::new(NoObserver), clock.clone());
     let auth = AuthService::new(AuthParts {
@@ -217,4 +217,13 @@ pub fn world_with(
         clock: clock.clone(),
     });
     World { clock, store, events, directory, auth }
+}
+
+/// The HTTP status a block maps to (as the server's error mapping does).
+pub fn block_status(block: &Block) -> u16 {
+    match block.refusal {
+        Refusal::Unauthorized => 401,
+        Refusal::Forbidden => 403,
+        Refusal::RateLimited { .. } => 429,
+    }
 }

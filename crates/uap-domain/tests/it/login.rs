@@ -4,7 +4,7 @@ use futures::executor::block_on;
 use secrecy::SecretString;
 use serde_json::json;
 use time::Duration;
-use uap_domain::auth::{Credentials, LoginError, LoginRequest};
+use uap_domain::auth::{Credentials, Dependency, LoginError, LoginRequest};
 use uap_domain::password::{self, HashUpgrade, PreferredAlgorithm};
 use uap_domain::session::ClientContext;
 use uap_ports::AuditEventType;
@@ -80,7 +80,7 @@ fn directory_outage_is_not_a_credential_failure() {
     let w = world(fast_settings());
     *w.directory.down.lock().unwrap() = true;
     let result = block_on(w.auth.authenticate(request("ann", "pw"), &ClientContext::default()));
-    assert!(matches!(result, Err(LoginError::Directory(_))), "{result:?}");
+    assert!(matches!(result, Err(LoginError::Unavailable { dependency: Dependency::HostDirectory, .. })), "{result:?}");
     assert!(w.events.of(AuditEventType::FailedLogin).is_empty());
 }
 

@@ -16,7 +16,7 @@ use uap_domain::mfa::{SecretBox, Totp, TotpSecret};
 use uap_domain::password::{self, PreferredAlgorithm};
 use uap_domain::pipeline::{
     AfterFailures, Block, CaptchaMiddleware, Decision, IpRulesMiddleware, LoginAttempt, MfaMiddleware, MfaPolicy,
-    Middleware, MiddlewareError, PipelineEntry, RateLimitMiddleware, WebhookMiddleware, rate_limit_rule,
+    Middleware, MiddlewareError, PipelineEntry, RateLimitMiddleware, Refusal, WebhookMiddleware, rate_limit_rule,
 };
 use uap_domain::session::ClientContext;
 use uap_ports::{
@@ -24,7 +24,7 @@ use uap_ports::{
     WebhookError,
 };
 
-use crate::fakes::{Parts, Settings, World, fast_settings, world_with};
+use crate::fakes::{Parts, Settings, World, block_status, fast_settings, world_with};
 
 fn request(username: &str, password: &str) -> LoginRequest {
     LoginRequest {
@@ -54,7 +54,7 @@ fn status(result: Result<(), LoginError>) -> u16 {
     match result {
         Ok(()) => 200,
         Err(LoginError::InvalidCredentials | LoginError::MfaFailed(_) | LoginError::MfaRequired { .. }) => 401,
-        Err(LoginError::Blocked(block)) => block.status,
+        Err(LoginError::Blocked(block)) => block_status(&block),
         Err(other) => panic!("unexpected {other:?}"),
     }
 }
@@ -87,7 +87,7 @@ fn rate_limit_blocks_unlocks_and_resets() {
         assert_eq!(status(login(&w, "ann", "wrong", "192.0.2.1")), 401);
     }
     match login(&w, "ann", "pw", "192.0.2.1") {
-        Err(LoginError::Blocked(Block { status: 429, retry_after: Some(900), .. })) => {}
+        Err(LoginError::Blocked(Block { refusal: Refusal::RateLimited { retry_after: 900 }, .. })) => {}
         other => panic!("expected 429, got {other:?}"),
     }
     assert_eq!(w.events.of(AuditEventType::AccountLocked).len(), 1);
@@ -238,7 +238,7 @@ fn webhook_decides_and_never_sees_the_password() {
     assert_eq!(status(login(&w, "ann", "pw", "192.0.2.1")), 200);
     match login(&w, "banned", "pw", "192.0.2.1") {
         Err(LoginError::Blocked(block)) => {
-            assert_eq!((block.status, block.message.as_str()), (403, "Account suspended"))
+            assert_eq!((block_status(&block), block.message.as_str()), (403, "Account suspended"))
         }
         other => panic!("{other:?}"),
     }
@@ -293,7 +293,7 @@ fn mfa_world_requiring(roles: &[&str]) -> (World, Arc<MfaService>) {
             parts.clock.clone(),
         ));
         *service.borrow_mut() = Some(svc.clone());
-        let mw = MfaMiddleware::new(svc.clone(), policy, parts.clock.clone());
+        let mw = MfaMiddleware::new(svc.clone(), policy);
         (vec![PipelineEntry { name: "mfa".into(), middleware: Arc::new(mw) }], Some(svc))
     });
     let svc = service.into_inner().unwrap();

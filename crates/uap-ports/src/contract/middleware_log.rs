@@ -93,7 +93,7 @@ pub async fn runs_round_trip_newest_first(
     };
     let verify = MiddlewareRun {
         execution_order: 1,
-        output_data: json!({"action": "block", "status": 429}),
+        output_data: json!({"action": "block", "refusal": "rate_limited"}),
         ..run(ids.next(), "rate_limit", "before_verify", now + Duration::milliseconds(3))
     };
     let batch = [pre.clone(), post.clone(), failure.clone(), verify.clone()];

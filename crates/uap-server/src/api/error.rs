@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-use uap_domain::auth::{LoginError, MfaFlowError};
-use uap_domain::pipeline::Block;
+use uap_domain::auth::{Dependency, LoginError, MfaFlowError};
+use uap_domain::pipeline::{Block, Refusal};
 use uap_domain::session::SessionError;
 use uap_ports::StoreError;
 
@@ -66,23 +66,22 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// A store failure, logged here once with its cause chain.
+    /// A failure of the dependency named `what` (the 503 body says which),
+    /// logged here once with its kind and cause chain.
     #[must_use]
-    pub fn store(err: &StoreError) -> Self {
+    pub fn dependency(what: &str, err: &StoreError) -> Self {
         match err {
-            StoreError::Unavailable { what, source } => {
-                tracing::error!(dependency = what, cause = ?source.as_ref().map(ToString::to_string), "dependency unavailable");
-                Self::Unavailable { what: (*what).to_owned() }
+            StoreError::Unavailable { what: detail, source } => {
+                tracing::error!(dependency = what, detail, cause = ?source.as_ref().map(ToString::to_string), "dependency unavailable");
             }
             StoreError::Misconfigured(message) => {
-                tracing::error!(%message, "dependency misconfigured");
-                Self::Unavailable { what: "a dependency".into() }
+                tracing::error!(dependency = what, %message, "dependency misconfigured");
             }
             StoreError::Backend(source) => {
-                tracing::error!(cause = %source, "storage backend error");
-                Self::Unavailable { what: "storage".into() }
+                tracing::error!(dependency = what, cause = %source, "dependency backend error");
             }
         }
+        Self::Unavailable { what: what.to_owned() }
     }
 
     /// A session failure under the route's body shape.
@@ -93,13 +92,8 @@ impl ApiError {
                 tracing::debug!(%rejection, "session rejected");
                 Self::Unauthorized { shape, message: "Invalid or expired token" }
             }
-            SessionError::Store(store) => Self::store(store),
-            SessionError::Directory(store) => match Self::store(store) {
-                Self::Unavailable { what } if what == "storage" => {
-                    Self::Unavailable { what: "host user directory".into() }
-                }
-                other => other,
-            },
+            SessionError::Store(store) => Self::dependency(Dependency::SessionStore.name(), store),
+            SessionError::Directory(store) => Self::dependency(Dependency::HostDirectory.name(), store),
             SessionError::Signing => {
                 tracing::error!("token signing failed");
                 Self::Internal
@@ -118,12 +112,7 @@ impl ApiError {
                 Self::Unauthorized { shape: ErrorShape::Success, message: "No TOTP factor enrolled" }
             }
             MfaFlowError::AlreadyEnrolled => Self::Conflict("TOTP is already enrolled; remove it first".into()),
-            MfaFlowError::RateLimited { retry_after } => Self::Blocked(Block {
-                status: 429,
-                message: "Too many invalid codes; try again later".into(),
-                retry_after: Some(retry_after),
-                reason: "mfa_rate_limited".into(),
-            }),
+            MfaFlowError::RateLimited { retry_after } => Self::Blocked(Block::mfa_rate_limited(retry_after)),
             MfaFlowError::Unavailable(detail) => {
                 tracing::error!(%detail, "MFA store unavailable");
                 Self::Unavailable { what: "MFA store".into() }
@@ -137,12 +126,10 @@ impl From<LoginError> for ApiError {
         match err {
             LoginError::BadRequest(message) => Self::BadRequest(message),
             LoginError::InvalidCredentials => Self::InvalidCredentials,
-            LoginError::Directory(store) => match Self::store(&store) {
-                Self::Unavailable { what } if what == "storage" => {
-                    Self::Unavailable { what: "host user directory".into() }
-                }
-                other => other,
-            },
+            LoginError::Unavailable { dependency, cause } => {
+                tracing::error!(dependency = dependency.name(), %cause, "login dependency unavailable");
+                Self::Unavailable { what: dependency.name().to_owned() }
+            }
             LoginError::Overloaded => Self::Overloaded,
             LoginError::Session(session) => Self::session(&session, ErrorShape::Success),
             LoginError::Blocked(block) => Self::Blocked(block),
@@ -169,7 +156,9 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Blocked(block) => StatusCode::from_u16(block.status).unwrap_or(StatusCode::FORBIDDEN),
+            Self::Blocked(Block { refusal: Refusal::Unauthorized, .. }) => StatusCode::UNAUTHORIZED,
+            Self::Blocked(Block { refusal: Refusal::Forbidden, .. }) => StatusCode::FORBIDDEN,
+            Self::Blocked(Block { refusal: Refusal::RateLimited { .. }, .. }) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -183,11 +172,11 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthorized { .. }) {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if let Self::Blocked(Block { retry_after: Some(seconds), .. }) = self {
+        if let Self::Blocked(Block { refusal: Refusal::RateLimited { retry_after: seconds }, .. }) = self {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         let body = match self {
-            Self::Blocked(Block { retry_after: Some(seconds), message, .. }) => {
+            Self::Blocked(Block { refusal: Refusal::RateLimited { retry_after: seconds }, message, .. }) => {
                 json!({ "success": false, "error": message, "retry_after": seconds })
             }
             Self::MfaRequired { mfa_token } => {
@@ -201,10 +190,16 @@ impl ResponseError for ApiError {
             }),
             Self::Unauthorized { shape: ErrorShape::Valid, .. } => json!({ "valid": false }),
             Self::Unauthorized { shape: ErrorShape::Plain, message } => json!({ "error": message }),
-            Self::Unavailable { .. } | Self::Overloaded | Self::Internal | Self::NotFound(_) => {
-                json!({ "success": false, "error": self.to_string() })
-            }
-            _ => json!({ "success": false, "error": self.to_string() }),
+            Self::BadRequest(_)
+            | Self::InvalidCredentials
+            | Self::Unauthorized { shape: ErrorShape::Success, .. }
+            | Self::Forbidden(_)
+            | Self::NotFound(_)
+            | Self::Conflict(_)
+            | Self::Blocked(Block { refusal: Refusal::Unauthorized | Refusal::Forbidden, .. })
+            | Self::Unavailable { .. }
+            | Self::Overloaded
+            | Self::Internal => json!({ "success": false, "error": self.to_string() }),
         };
         response.json(body)
     }

@@ -25,7 +25,7 @@ use crate::state::AppState;
 #[get("/logs")]
 pub async fn logs(state: web::Data<AppState>, params: web::Query<LogsParams>) -> Result<HttpResponse, ApiError> {
     let filter = audit::logs_filter(&params).map_err(ApiError::BadRequest)?;
-    let events = state.audit_query.list(&filter).await.map_err(|e| ApiError::store(&e))?;
+    let events = state.audit_query.list(&filter).await.map_err(|e| ApiError::dependency("internal database", &e))?;
     Ok(HttpResponse::Ok().json(AuditLogsResponse { logs: events.into_iter().map(audit::entry).collect() }))
 }
 
@@ -50,6 +50,8 @@ pub async fn report(state: web::Data<AppState>, params: web::Query<ReportParams>
     let (start, end) =
         audit::report_period(params.start_date.as_deref(), params.end_date.as_deref(), ("start_date", "end_date"), now)
             .map_err(ApiError::BadRequest)?;
-    let report = audit::report(state.audit_query.as_ref(), start, end, now).await.map_err(|e| ApiError::store(&e))?;
+    let report = audit::report(state.audit_query.as_ref(), start, end, now)
+        .await
+        .map_err(|e| ApiError::dependency("internal database", &e))?;
     Ok(HttpResponse::Ok().json(report))
 }
