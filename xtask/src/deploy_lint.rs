@@ -135,10 +135,9 @@ fn ensure_tools() -> Result<Tools> {
             std::fs::remove_dir_all(&tools.dir).with_context(|| format!("cannot clear {}", tools.dir.display()))?;
         }
         std::fs::create_dir_all(tools.dir.join("bin"))?;
-        let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
         run_quiet(
             "python3 -m venv (Debian: apt-get install python3-venv)",
-            Command::new(python).args(["-m", "venv"]).arg(tools.dir.join("venv")),
+            Command::new("python3").args(["-m", "venv"]).arg(tools.dir.join("venv")),
         )?;
         run_quiet(
             "pip install",
