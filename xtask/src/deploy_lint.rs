@@ -22,8 +22,9 @@
 //! - `nginx -t` (Debian's nginx) on `deploy/nginx/uap.conf` inside a minimal
 //!   main configuration with a temporary prefix, the upstream names pointed at
 //!   loopback and a generated self-signed certificate in place of the real one;
-//! - a self-check: the broken manifests under `xtask/fixtures/deploy/` must be
-//!   rejected, so a validator that passes everything fails the run.
+//! - a self-check: the broken files under `xtask/fixtures/deploy/` (and the
+//!   chart rendered with other values, compared with the plain manifests) must
+//!   be rejected, so a validator that passes everything fails the run.
 //!
 //! The YAML-reading checks live in `deploy_lint/check.py` (run with the venv's
 //! Python, which has PyYAML through yamllint) and `deploy_lint/servicemonitor.mjs`.
@@ -331,7 +332,7 @@ pub fn run() -> Result<()> {
     step("helm template", rendered);
     let mut manifests = k8s_files.clone();
     if rendered_ok {
-        manifests.extend([default_render.clone(), bundled_render]);
+        manifests.extend([default_render.clone(), bundled_render.clone()]);
     }
     step("kubernetes schemas (deploy/k8s, rendered chart)", run_shown(&mut tools.k8s(&manifests)));
     if rendered_ok {
@@ -339,7 +340,7 @@ pub fn run() -> Result<()> {
         step("chart matches deploy/k8s", run_shown(&mut tools.check(&["same", &plain.display().to_string(), &render])));
     }
     step("nginx -t deploy/nginx/uap.conf", nginx_test(&root, &scratch));
-    step("self-check: broken manifests are rejected", self_check(&tools, &fixtures));
+    step("self-check: broken files are rejected", self_check(&tools, &fixtures, &root, &bundled_render));
 
     eprintln!("deploy-lint took {:.1} s", started.elapsed().as_secs_f64());
     if !failed.is_empty() {
@@ -348,15 +349,30 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
-/// Each broken fixture must make the Kubernetes validation fail.
-fn self_check(tools: &Tools, fixtures: &Path) -> Result<()> {
+/// `command` must fail and say ERROR; the first such line is shown.
+fn must_reject(what: &str, command: &mut Command) -> Result<()> {
+    let output = command.output().context("cannot run check.py")?;
+    let printed = String::from_utf8_lossy(&output.stdout);
+    let Some(first) = printed.lines().find(|l| l.starts_with("ERROR")).filter(|_| !output.status.success()) else {
+        bail!("{what} was accepted: this check cannot fail\n{printed}");
+    };
+    eprintln!("{what}: rejected as it must be: {first}");
+    Ok(())
+}
+
+/// Every validator of this lint must be able to fail: the broken fixtures
+/// are rejected, and so is the chart rendered with the bundled stores when
+/// compared with the plain manifests (it has more objects and other URLs).
+fn self_check(tools: &Tools, fixtures: &Path, root: &Path, bundled_render: &Path) -> Result<()> {
     for name in BROKEN_FIXTURES {
-        let output = tools.k8s(&[fixtures.join(name)]).output().context("cannot run check.py")?;
-        let printed = String::from_utf8_lossy(&output.stdout);
-        if output.status.success() || !printed.contains("ERROR") {
-            bail!("{name} was accepted: the Kubernetes validation cannot fail\n{printed}");
-        }
-        eprintln!("{name}: rejected as it must be: {}", printed.lines().next().unwrap_or_default());
+        must_reject(name, &mut tools.k8s(&[fixtures.join(name)]))?;
+    }
+    let compose = fixtures.join("broken-compose.yaml");
+    must_reject("broken-compose.yaml", &mut tools.check(&["compose", &compose.display().to_string()]))?;
+    if bundled_render.exists() {
+        let plain = root.join("deploy/k8s").display().to_string();
+        let render = bundled_render.display().to_string();
+        must_reject("the bundled-stores rendering as deploy/k8s", &mut tools.check(&["same", &plain, &render]))?;
     }
     Ok(())
 }
