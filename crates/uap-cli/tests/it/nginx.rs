@@ -9,6 +9,11 @@
 //! certificate under `/etc/nginx/tls/` becomes a generated self-signed one.
 //! The client connects from 127.0.0.2 and nginx reaches UAP from 127.0.0.1,
 //! so "the client's address" and "nginx's address" differ.
+//!
+//! Also here: the `UAP_*` environment that the image, `deploy/compose.yaml`
+//! and `deploy/k8s/` set is fed to the real binary (`uap migrate`, which
+//! loads and validates the whole configuration), and the Kubernetes Secret's
+//! placeholders must stop it.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -331,4 +336,145 @@ async fn without_trusted_proxies_uap_sees_nginx_and_ignores_the_headers() {
         recorded.extend(ips.lines().map(str::to_owned));
     }
     assert_eq!(recorded, ["127.0.0.1", "127.0.0.1"], "UAP must record nginx's own address when nginx is not trusted");
+}
+
+// ------------------------------------------------- the deploy files' environment
+
+/// The repository's `deploy/` directory.
+fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+/// A YAML scalar as written on one line: quotes removed, compose's
+/// `${NAME:-default}` replaced by its default.
+fn scalar(raw: &str) -> String {
+    let raw = raw.trim();
+    let value = if let Some(inner) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        inner.replace("\\\"", "\"")
+    } else if let Some(inner) = raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        inner.replace("''", "'")
+    } else {
+        raw.to_owned()
+    };
+    match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')).and_then(|v| v.split_once(":-")) {
+        Some((_, default)) => default.to_owned(),
+        None => value,
+    }
+}
+
+/// `KEY=VALUE` pairs of the Dockerfile's `ENV` instructions.
+fn dockerfile_env(text: &str) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    let mut in_env = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        let body = if let Some(rest) = trimmed.strip_prefix("ENV ") {
+            rest
+        } else if in_env {
+            trimmed
+        } else {
+            continue;
+        };
+        in_env = body.ends_with('\\');
+        for pair in body.trim_end_matches('\\').split_whitespace() {
+            let (key, value) = pair.split_once('=').expect("ENV KEY=VALUE");
+            env.push((key.to_owned(), value.to_owned()));
+        }
+    }
+    env
+}
+
+/// Every `UAP_*: value` mapping entry and every `- name: UAP_*` / `value:`
+/// pair of a YAML file, in order.
+fn yaml_env(text: &str) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    let mut lines = text.lines().map(str::trim).peekable();
+    while let Some(line) = lines.next() {
+        if let Some(name) = line.strip_prefix("- name: ").filter(|n| n.starts_with("UAP_")) {
+            let value = lines.next().and_then(|l| l.strip_prefix("value: ")).expect("value: after - name:");
+            env.push((name.to_owned(), scalar(value)));
+        } else if let Some((key, value)) = line.split_once(": ").filter(|(k, _)| k.starts_with("UAP_")) {
+            env.push((key.to_owned(), scalar(value)));
+        }
+    }
+    env
+}
+
+/// `uap migrate` with `env` as a container would get it, the secret files
+/// and the internal database swapped for local ones holding `secrets`.
+fn migrate_with(env: &[(String, String)], secrets: &[(&str, String)]) -> std::process::Output {
+    let dir = TempDir::new();
+    let host = dir.path().join("host.db");
+    sqlite(&host, "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, password TEXT);");
+    let internal = format!("sqlite://{}?mode=rwc", dir.path().join("uap.db").display());
+    let mut command = uap();
+    command.current_dir(dir.path()).arg("migrate");
+    let mut seen_files = 0;
+    for (key, value) in env {
+        let value = if let Some(secret) = key.strip_prefix("UAP_").and_then(|k| k.strip_suffix("_FILE")) {
+            seen_files += 1;
+            let content = match secret {
+                "DATABASE_URL" => internal.clone(),
+                "HOST_DB_URL" => format!("sqlite://{}", host.display()),
+                "REDIS_URL" => "redis://127.0.0.1:6379".to_owned(),
+                other => secrets
+                    .iter()
+                    .find(|(k, _)| *k == other)
+                    .unwrap_or_else(|| panic!("no test secret for {key}"))
+                    .1
+                    .clone(),
+            };
+            let file = dir.path().join(secret.to_lowercase());
+            std::fs::write(&file, content).unwrap();
+            file.display().to_string()
+        } else if key == "UAP_DATABASE_URL" {
+            internal.clone()
+        } else {
+            value.clone()
+        };
+        command.env(key, value);
+    }
+    assert!(seen_files >= 3, "the secrets are expected as UAP_*_FILE paths: {env:?}");
+    let output = command.stdin(Stdio::null()).output().unwrap();
+    drop(dir);
+    output
+}
+
+#[test]
+fn uap_accepts_the_environment_the_image_compose_and_kubernetes_set() {
+    let deploy = deploy_dir();
+    let image = dockerfile_env(&std::fs::read_to_string(deploy.join("docker/Dockerfile")).unwrap());
+    assert!(image.iter().any(|(k, v)| k == "UAP_BIND" && v == "0.0.0.0"), "{image:?}");
+    let compose = yaml_env(&std::fs::read_to_string(deploy.join("compose.yaml")).unwrap());
+    let mut kubernetes = yaml_env(&std::fs::read_to_string(deploy.join("k8s/configmap.yaml")).unwrap());
+    kubernetes.extend(yaml_env(&std::fs::read_to_string(deploy.join("k8s/deployment.yaml")).unwrap()));
+    let secrets = [("JWT_SECRET_KEY", "k".repeat(48)), ("ADMIN_API_KEY", "a".repeat(32))];
+
+    for (name, overlay) in [("compose.yaml", &compose), ("k8s/", &kubernetes)] {
+        assert!(overlay.len() >= 8, "{name}: too few UAP_* variables found: {overlay:?}");
+        let env: Vec<(String, String)> = image.iter().chain(overlay.iter()).cloned().collect();
+        let output = migrate_with(&env, &secrets);
+        assert!(
+            output.status.success(),
+            "uap refuses the environment of the image + {name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    // The Secret's placeholders must stop the start, naming the keys.
+    let placeholders = yaml_env(&std::fs::read_to_string(deploy.join("k8s/secret.yaml")).unwrap());
+    assert!(placeholders.is_empty(), "the Secret holds no UAP_* variables, only file contents");
+    let secret_yaml = std::fs::read_to_string(deploy.join("k8s/secret.yaml")).unwrap();
+    let placeholder = |key: &str| {
+        let line = secret_yaml.lines().find_map(|l| l.trim().strip_prefix(&format!("{key}: "))).unwrap();
+        scalar(line)
+    };
+    let env: Vec<(String, String)> = image.iter().chain(kubernetes.iter()).cloned().collect();
+    let output = migrate_with(
+        &env,
+        &[("JWT_SECRET_KEY", placeholder("jwt_secret_key")), ("ADMIN_API_KEY", placeholder("admin_api_key"))],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "uap started with the Secret's placeholders");
+    assert!(stderr.contains("jwt_secret_key") && stderr.contains("admin_api_key"), "{stderr}");
 }
