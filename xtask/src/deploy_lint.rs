@@ -4,7 +4,8 @@
 //! (else `target/tools/deploy`) and reuses while the pins are unchanged:
 //!
 //! - yamllint (`.yamllint`) on every YAML file;
-//! - hadolint on `deploy/docker/Dockerfile`;
+//! - hadolint on `deploy/docker/Dockerfile`, whose `RUST_VERSION` must be the
+//!   channel `rust-toolchain.toml` pins;
 //! - actionlint and the GitHub workflow JSON schema on `.github/workflows/`;
 //! - the compose specification's JSON schema (vendored in check-jsonschema)
 //!   plus the cross-references `docker compose config` would refuse, on
@@ -297,6 +298,7 @@ pub fn run() -> Result<()> {
     };
 
     step("yamllint", run_shown(Command::new(tools.venv_bin("yamllint")).args(["--strict", "."]).current_dir(&root)));
+    step("Dockerfile toolchain = rust-toolchain.toml", toolchain_pinned(&root));
     step(
         "hadolint deploy/docker/Dockerfile",
         run_shown(Command::new(tools.venv_bin("hadolint")).arg("deploy/docker/Dockerfile").current_dir(&root)),
@@ -349,6 +351,23 @@ pub fn run() -> Result<()> {
     Ok(())
 }
 
+/// The value of the first `<prefix>"value"` / `<prefix>value` line of `text`.
+fn pinned<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.lines().find_map(|line| line.trim().strip_prefix(prefix)).map(|v| v.trim().trim_matches('"'))
+}
+
+/// The Dockerfile builds with the toolchain `rust-toolchain.toml` pins.
+fn toolchain_pinned(root: &Path) -> Result<()> {
+    let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml"))?;
+    let dockerfile = std::fs::read_to_string(root.join("deploy/docker/Dockerfile"))?;
+    let wanted = pinned(&toolchain, "channel =").context("rust-toolchain.toml has no channel")?;
+    let used = pinned(&dockerfile, "ARG RUST_VERSION=").context("the Dockerfile has no ARG RUST_VERSION=")?;
+    if wanted != used {
+        bail!("deploy/docker/Dockerfile builds with Rust {used}, rust-toolchain.toml pins {wanted}");
+    }
+    Ok(())
+}
+
 /// `command` must fail and say ERROR; the first such line is shown.
 fn must_reject(what: &str, command: &mut Command) -> Result<()> {
     let output = command.output().context("cannot run check.py")?;
@@ -390,6 +409,13 @@ mod tests {
         assert!(out.contains("    server 127.0.0.1:8000;\n"), "{out}");
         assert!(out.contains("ssl_certificate /tmp/x/tls.crt;"), "{out}");
         assert!(nginx_conf_for_test("upstream u { server backend:80; }\n", Path::new("/t")).is_err());
+    }
+
+    #[test]
+    fn reads_the_toolchain_pins() {
+        assert_eq!(pinned("[toolchain]\nchannel = \"1.95.0\"\n", "channel ="), Some("1.95.0"));
+        assert_eq!(pinned("FROM x\nARG RUST_VERSION=1.94.1\n", "ARG RUST_VERSION="), Some("1.94.1"));
+        assert_eq!(pinned("ARG OTHER=1\n", "ARG RUST_VERSION="), None);
     }
 
     #[test]
