@@ -128,7 +128,8 @@ fn ensure_tools() -> Result<Tools> {
     let stamp_file = tools.dir.join("stamp");
     let wanted = stamp();
     let installed = std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == wanted);
-    if installed && tools.helm().exists() && tools.venv_bin("python").exists() {
+    let complete = [tools.helm(), tools.venv_bin("python"), tools.npm_prefix().join("node_modules/@kubernetes-models")];
+    if installed && complete.iter().all(|path| path.exists()) {
         eprintln!("tools: reusing {}", tools.dir.display());
     } else {
         let started = Instant::now();
