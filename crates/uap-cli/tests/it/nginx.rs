@@ -309,7 +309,7 @@ async fn nginx_spreads_logins_passes_the_real_client_address_and_the_rate_limit_
 
     // What nginx keeps private, and what it must not: /metrics and the admin
     // routes are not routed, the public health summary is.
-    for path in ["/metrics", "/api/v1/audit/logs", "/api/v1/config/"] {
+    for path in ["/metrics", "/api/v1/audit/logs", "/api/v1/audit", "/api/v1/config/", "/api/v1/config"] {
         let status = stack.client.get(stack.nginx.url(path)).send().await.unwrap().status();
         assert_eq!(status, 404, "{path} is reachable through nginx");
     }
