@@ -38,6 +38,7 @@ pub fn run() -> Result<()> {
     )?;
     check_dependency_direction()?;
     crate::tidy::run()?;
+    crate::deploy_lint::run()?;
 
     let mut tests = if has_nextest() {
         let mut c = cargo();

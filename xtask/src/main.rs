@@ -8,6 +8,7 @@
 
 mod bench;
 mod ci;
+mod deploy_lint;
 mod sdk;
 mod tidy;
 
@@ -20,10 +21,11 @@ fn main() -> ExitCode {
         Some("deps") => ci::check_dependency_direction(),
         Some("bench") => bench::run(args.get(1..).unwrap_or_default()),
         Some("tidy") => tidy::run(),
+        Some("deploy-lint") => deploy_lint::run(),
         Some("sdk-test") => sdk::run(),
         Some("openapi") => ci::write_openapi(),
         _ => {
-            eprintln!("usage: cargo xtask <ci|deps|tidy|openapi|sdk-test|bench [--quick] [--check]>");
+            eprintln!("usage: cargo xtask <ci|deps|tidy|deploy-lint|openapi|sdk-test|bench [--quick] [--check]>");
             return ExitCode::from(2);
         }
     };

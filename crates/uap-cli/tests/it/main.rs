@@ -9,6 +9,7 @@ mod check;
 mod demo;
 mod hardening;
 mod mfa_security;
+mod nginx;
 mod observability;
 mod pipeline;
 mod proxy;
