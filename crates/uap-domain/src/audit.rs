@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use uap_ports::{AuditEvent, AuditEventType, AuditSink, Clock, StoreError};
+use uap_ports::{AuditEvent, AuditEventType, AuditSink, Clock, IdGenerator, StoreError};
 
 use crate::session::ClientContext;
 
@@ -13,6 +13,7 @@ use crate::session::ClientContext;
 pub struct AuditRecorder {
     sink: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
 }
 
 impl std::fmt::Debug for AuditRecorder {
@@ -33,8 +34,8 @@ pub struct EventDetails<'a> {
 impl AuditRecorder {
     /// A recorder writing to `sink`.
     #[must_use]
-    pub fn new(sink: Arc<dyn AuditSink>, clock: Arc<dyn Clock>) -> Self {
-        Self { sink, clock }
+    pub fn new(sink: Arc<dyn AuditSink>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { sink, clock, ids }
     }
 
     /// Records one event.
@@ -49,11 +50,11 @@ impl AuditRecorder {
         details: EventDetails<'_>,
     ) -> Result<(), StoreError> {
         let event = AuditEvent {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: self.ids.new_id(),
             event_type,
             user_id: details.user_id.map(str::to_owned),
             session_id: details.session_id.map(str::to_owned),
-            ip_address: client.ip_address.clone(),
+            ip_address: client.ip_address.map(|ip| ip.to_string()),
             user_agent: client.user_agent.clone(),
             success,
             error_message: details.error.map(str::to_owned),

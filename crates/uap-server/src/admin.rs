@@ -143,7 +143,7 @@ pub async fn guard(
     };
     let status = response.status().as_u16();
     if !success {
-        tracing::info!(%route, %method, outcome, status, client = context.ip_address.as_deref().unwrap_or("unknown"), "admin call refused or failed");
+        tracing::info!(%route, %method, outcome, status, client = context.ip_address.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()), "admin call refused or failed");
     }
     let details = EventDetails {
         user_id: None,

@@ -16,7 +16,7 @@ use uap_domain::pipeline::{
     CaptchaMiddleware, IpRulesMiddleware, MfaMiddleware, MfaPolicy, Middleware, PipelineEntry, RateLimitMiddleware,
     WebhookMiddleware,
 };
-use uap_ports::{Clock, MfaFactorStore, RateLimitRule, RateLimitStore, WebhookClient};
+use uap_ports::{Clock, IdGenerator, MfaFactorStore, RateLimitRule, RateLimitStore, WebhookClient};
 
 use crate::config::Config;
 use crate::startup::StartupError;
@@ -71,6 +71,7 @@ pub(crate) struct Wiring<'a> {
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub mfa_factors: Arc<dyn MfaFactorStore>,
     pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
     pub audit: AuditRecorder,
     pub registry: &'a MiddlewareRegistry,
 }
@@ -186,5 +187,6 @@ fn mfa(wiring: &Wiring<'_>, issuer: Option<String>, rule: RateLimitRule) -> Resu
         Arc::clone(&wiring.rate_limits),
         rule,
         Arc::clone(&wiring.clock),
+        Arc::clone(&wiring.ids),
     )))
 }

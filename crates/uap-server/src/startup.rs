@@ -18,7 +18,9 @@ use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessi
 use uap_domain::password::{self, PasswordPolicy, StoredHash};
 use uap_domain::pipeline::Pipeline;
 use uap_domain::session::SessionManager;
-use uap_ports::{Clock, EventBus, MfaFactorStore, RateLimitStore, SessionStore, StoreError, SystemClock};
+use uap_ports::{
+    Clock, EventBus, IdGenerator, MfaFactorStore, RandomIds, RateLimitStore, SessionStore, StoreError, SystemClock,
+};
 use uap_redis::Redis;
 
 use crate::admin::AdminGuard;
@@ -142,6 +144,7 @@ impl Application {
     pub async fn build_with(config: Config, registry: MiddlewareRegistry) -> Result<Self, StartupError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
         let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let internal_db = Arc::new(connect_internal_db(&config, config.storage.auto_migrate).await?);
         let host = Arc::new(connect_host_directory(&config.host).await?);
@@ -155,12 +158,14 @@ impl Application {
         let recorder = AuditRecorder::new(
             Arc::new(ObservedAudit::new(Arc::new(queues.audit.clone()), metrics.clone())),
             Arc::clone(&clock),
+            Arc::clone(&ids),
         );
         let (entries, mfa) = pipeline::build(&Wiring {
             config: &config,
             rate_limits: Arc::clone(&stores.rate_limits),
             mfa_factors: Arc::clone(&stores.mfa_factors),
             clock: Arc::clone(&clock),
+            ids: Arc::clone(&ids),
             audit: recorder.clone(),
             registry: &registry,
         })?;
@@ -169,6 +174,7 @@ impl Application {
             Arc::new(queues.runs.clone()),
             Arc::new(metrics.clone()),
             Arc::clone(&clock),
+            Arc::clone(&ids),
         ));
         let directory = Arc::new(ProtectedDirectory::new(
             Arc::clone(&host) as Arc<dyn uap_ports::UserDirectory>,
@@ -186,6 +192,7 @@ impl Application {
             config.tokens,
             config.sessions,
             Arc::clone(&clock),
+            ids,
             recorder.clone(),
         );
         let auth = AuthService::new(AuthParts {

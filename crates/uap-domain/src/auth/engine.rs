@@ -1,6 +1,5 @@
 //! `AuthService::authenticate`: the login use case.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -230,7 +229,7 @@ impl AuthService {
         let identifier = request.credentials.identifier_for(settings.auth_type)?.to_owned();
         let attempt = LoginAttempt {
             identifier: identifier.clone(),
-            ip: client.ip_address.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()),
+            ip: client.ip_address,
             user_agent: client.user_agent.clone(),
             device_id: request.device_id.clone(),
             metadata: request.metadata.clone(),

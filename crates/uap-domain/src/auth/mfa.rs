@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use uap_ports::{Admission, Clock, MfaFactor, MfaFactorStore, RateLimitKey, RateLimitRule, RateLimitStore, StoreError};
+use uap_ports::{
+    Admission, Clock, IdGenerator, MfaFactor, MfaFactorStore, RateLimitKey, RateLimitRule, RateLimitStore, StoreError,
+};
 
 use crate::mfa::{SecretBox, Totp, TotpSecret};
 use crate::pipeline::rate_limit_seconds_until;
@@ -61,6 +63,7 @@ pub struct MfaService {
     limiter: Arc<dyn RateLimitStore>,
     rule: RateLimitRule,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
 }
 
 impl std::fmt::Debug for MfaService {
@@ -84,8 +87,9 @@ impl MfaService {
         limiter: Arc<dyn RateLimitStore>,
         rule: RateLimitRule,
         clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { store, sealer, totp: Totp::default(), issuer, limiter, rule, clock }
+        Self { store, sealer, totp: Totp::default(), issuer, limiter, rule, clock, ids }
     }
 
     /// Starts (or restarts) enrollment; the factor is active only after
@@ -101,7 +105,7 @@ impl MfaService {
             .map_err(|e| MfaFlowError::Unavailable(e.to_string()))?;
         let now = self.clock.now();
         let factor = MfaFactor {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: self.ids.new_id(),
             user_id: user_id.to_owned(),
             factor_type: TOTP.to_owned(),
             secret_ciphertext,

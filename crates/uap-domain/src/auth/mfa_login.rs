@@ -122,7 +122,7 @@ impl AuthService {
             TicketPurpose::Enroll => ENROLLMENT_TICKET_SECONDS,
         };
         let ticket = PendingLogin {
-            ticket_id: uuid::Uuid::new_v4().to_string(),
+            ticket_id: self.sessions.new_id(),
             purpose,
             user_id: user.user_id.clone(),
             roles: user.roles.clone(),
@@ -238,7 +238,7 @@ impl AuthService {
             user.as_ref().filter(|u| u.id == user_id && u.active != Some(false)).and_then(|u| u.password_hash.clone());
         // The client's hashing share, as for a login (one address cannot
         // monopolise the pool through this route either).
-        let ip = client.ip_address.as_deref().and_then(|ip| ip.parse().ok());
+        let ip = client.ip_address;
         let fairness = address_key(ip, self.settings.address_ipv6_prefix);
         let verdict = match stored {
             Some(stored) => self.check(&fairness, Target::Stored(stored), password, false).await?.verdict,

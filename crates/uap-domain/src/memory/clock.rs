@@ -1,4 +1,4 @@
-//! A clock for tests.
+//! A clock and an id sequence for tests.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -31,5 +31,19 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.lock()
+    }
+}
+
+/// Ids in a fixed sequence (tests): UUID-shaped, `…-000000000001`,
+/// `…-000000000002`, …
+#[derive(Debug, Default)]
+pub struct SequentialIds {
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl uap_ports::IdGenerator for SequentialIds {
+    fn new_id(&self) -> String {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        format!("00000000-0000-4000-8000-{n:012x}")
     }
 }

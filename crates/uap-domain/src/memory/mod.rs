@@ -7,7 +7,7 @@ mod mfa;
 mod rate_limit;
 mod sessions;
 
-pub use clock::ManualClock;
+pub use clock::{ManualClock, SequentialIds};
 pub use mfa::MemoryMfaFactorStore;
 pub use rate_limit::MemoryRateLimitStore;
 pub use sessions::MemorySessionStore;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use tracing::Instrument as _;
-use uap_ports::{Clock, MiddlewareLogSink, MiddlewareRun};
+use uap_ports::{Clock, IdGenerator, MiddlewareLogSink, MiddlewareRun};
 
 use super::{Decision, LoginAttempt, LoginFailure, Middleware, MiddlewareError, Refusal, VerifiedUser};
 
@@ -44,6 +44,7 @@ pub struct Pipeline {
     log: Arc<dyn MiddlewareLogSink>,
     observer: Arc<dyn RunObserver>,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -67,8 +68,9 @@ impl Pipeline {
         log: Arc<dyn MiddlewareLogSink>,
         observer: Arc<dyn RunObserver>,
         clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { entries, log, observer, clock }
+        Self { entries, log, observer, clock, ids }
     }
 
     /// The observer of runs and verifications.
@@ -195,7 +197,7 @@ impl Pipeline {
             Outcome::Failed(err) => (false, Some(err.to_string()), json!({ "action": "error" })),
         };
         let run = MiddlewareRun {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: self.ids.new_id(),
             session_id: None,
             middleware_name: entry.name.clone(),
             execution_order: u32::try_from(order).unwrap_or(u32::MAX),

@@ -197,7 +197,7 @@ pub fn seconds_until(until: time::OffsetDateTime, now: time::OffsetDateTime) -> 
 }
 
 pub(crate) fn client_of(attempt: &LoginAttempt) -> ClientContext {
-    ClientContext { ip_address: attempt.ip.map(|ip| ip.to_string()), user_agent: attempt.user_agent.clone() }
+    ClientContext { ip_address: attempt.ip, user_agent: attempt.user_agent.clone() }
 }
 
 /// The 429 for a key blocked until `until`.

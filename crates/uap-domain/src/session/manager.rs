@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 use time::OffsetDateTime;
 use tracing::Instrument as _;
-use uap_ports::{AuditEventType, Clock, RotateOutcome, SessionRecord, SessionState, SessionStore};
+use uap_ports::{AuditEventType, Clock, IdGenerator, RotateOutcome, SessionRecord, SessionState, SessionStore};
 
 use super::refresh::{FingerprintKey, RefreshKeys};
 use super::{
@@ -27,6 +27,7 @@ struct Inner {
     fingerprints: FingerprintKey,
     policy: SessionPolicy,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
     audit: AuditRecorder,
 }
 
@@ -47,11 +48,18 @@ impl SessionManager {
         tokens: TokenService,
         policy: SessionPolicy,
         clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
         audit: AuditRecorder,
     ) -> Self {
         let refresh = RefreshKeys::derive(tokens.key_material());
         let fingerprints = FingerprintKey::derive(tokens.key_material());
-        Self { inner: Arc::new(Inner { store, tokens, refresh, fingerprints, policy, clock, audit }) }
+        Self { inner: Arc::new(Inner { store, tokens, refresh, fingerprints, policy, clock, ids, audit }) }
+    }
+
+    /// A new record id (sessions, tickets).
+    #[must_use]
+    pub fn new_id(&self) -> String {
+        self.inner.ids.new_id()
     }
 
     /// The token service (for the JWKS document).
@@ -88,7 +96,7 @@ impl SessionManager {
     pub async fn create(&self, new: NewSession, client: &ClientContext) -> Result<IssuedSession, SessionError> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        let session_id = uuid::Uuid::new_v4().to_string();
+        let session_id = self.inner.ids.new_id();
         let record = SessionRecord {
             session_id: session_id.clone(),
             user_id: new.user_id,
@@ -96,7 +104,7 @@ impl SessionManager {
             created_at: now,
             expires_at: inner.policy.expires_at(&new.roles, now, now),
             last_activity: now,
-            ip_address: client.ip_address.clone(),
+            ip_address: client.ip_address.map(|ip| ip.to_string()),
             user_agent: client.user_agent.clone(),
             user_data: Arc::new(new.user_data),
             family_id: session_id.clone(),
@@ -381,13 +389,13 @@ impl SessionManager {
         client: &ClientContext,
     ) -> Result<IssuedSession, SessionError> {
         let inner = &self.inner;
-        let successor_id = uuid::Uuid::new_v4().to_string();
+        let successor_id = inner.ids.new_id();
         let successor = SessionRecord {
             session_id: successor_id.clone(),
             created_at: now,
             expires_at,
             last_activity: now,
-            ip_address: client.ip_address.clone().or_else(|| old.ip_address.clone()),
+            ip_address: client.ip_address.map(|ip| ip.to_string()).or_else(|| old.ip_address.clone()),
             user_agent: client.user_agent.clone().or_else(|| old.user_agent.clone()),
             user_data,
             refresh_expires_at: inner.policy.refresh_expires_at(old.auth_time, now),

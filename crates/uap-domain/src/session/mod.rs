@@ -34,7 +34,8 @@ pub enum TokenRejection {
 /// Who is calling: recorded on sessions and audit events.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientContext {
-    pub ip_address: Option<String>,
+    /// The client's address (after `trusted_proxies`), when known.
+    pub ip_address: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
 }
 

@@ -34,7 +34,7 @@ fn login_as(w: &World, user: &str, password: &str, ip: &str, captcha: Option<&st
         captcha_token: captcha.map(str::to_owned),
         mfa_code: None,
     };
-    let client = ClientContext { ip_address: Some(ip.into()), user_agent: None };
+    let client = ClientContext { ip_address: ip.parse().ok(), user_agent: None };
     block_on(w.auth.authenticate(request, &client)).map(|_| ())
 }
 

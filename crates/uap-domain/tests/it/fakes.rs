@@ -9,7 +9,7 @@ use time::macros::datetime;
 use uap_domain::AuditRecorder;
 use uap_domain::auth::{AuthParts, AuthService, AuthSettings, MfaService};
 use uap_domain::config::JwtAlgorithm;
-use uap_domain::memory::{ManualClock, MemoryRateLimitStore, MemorySessionStore};
+use uap_domain::memory::{ManualClock, MemoryRateLimitStore, MemorySessionStore, SequentialIds};
 use uap_domain::password::{Argon2Params, PasswordPolicy};
 use uap_domain::pipeline::{Block, NoObserver, Pipeline, PipelineEntry, Refusal};
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
@@ -177,13 +177,14 @@ pub fn world(settings: Settings) -> World {
 /// What a test's middleware stack may be built over.
 pub struct Parts {
     pub clock: Arc<ManualClock>,
+    pub ids: Arc<SequentialIds>,
     pub events: Arc<Events>,
     pub rate_limits: Arc<MemoryRateLimitStore>,
 }
 
 impl Parts {
     pub fn audit(&self) -> AuditRecorder {
-        AuditRecorder::new(self.events.clone(), self.clock.clone())
+        AuditRecorder::new(self.events.clone(), self.clock.clone(), self.ids.clone())
     }
 }
 
@@ -196,14 +197,17 @@ pub fn world_with(
     let events = Arc::new(Events::default());
     let directory = Arc::new(Directory::default());
     let rate_limits = Arc::new(MemoryRateLimitStore::new());
-    let parts = Parts { clock: clock.clone(), events: events.clone(), rate_limits: rate_limits.clone() };
+    let ids = Arc::new(SequentialIds::default());
+    let parts =
+        Parts { clock: clock.clone(), ids: ids.clone(), events: events.clone(), rate_limits: rate_limits.clone() };
     let (pipeline, mfa) = stack(&parts);
-    let audit = AuditRecorder::new(events.clone(), clock.clone());
+    let audit = AuditRecorder::new(events.clone(), clock.clone(), ids.clone());
     let tokens = TokenService::new(JwtAlgorithm::HS256, SECRET.as_bytes(), "UAP".into(), None).unwrap();
     let dummy = uap_domain::password::dummy_hash(settings.policy()).unwrap();
     let dummy = uap_domain::password::StoredHash::parse(&dummy, settings.policy()).unwrap();
-    let sessions = SessionManager::new(store.clone(), tokens, settings.sessions, clock.clone(), audit.clone());
-    let pipeline = Pipeline::new(pipeline, Arc::new(NoRuns), Arc::new(NoObserver), clock.clone());
+    let sessions =
+        SessionManager::new(store.clone(), tokens, settings.sessions, clock.clone(), ids.clone(), audit.clone());
+    let pipeline = Pipeline::new(pipeline, Arc::new(NoRuns), Arc::new(NoObserver), clock.clone(), ids.clone());
     let auth = AuthService::new(AuthParts {
         directory: directory.clone(),
         sessions,

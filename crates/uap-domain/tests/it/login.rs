@@ -39,7 +39,7 @@ fn credential_failures_are_one_answer_with_the_real_reason_audited() {
     w.directory.add("2", "off", &bcrypt(&settings, "pw"), Some(false), &[]);
     w.directory.add("3", "odd", "{ROT13}cj", Some(true), &[]);
     w.directory.add("4", "nul", "", Some(true), &[]);
-    let client = ClientContext { ip_address: Some("192.0.2.1".into()), user_agent: Some("ua".into()) };
+    let client = ClientContext { ip_address: "192.0.2.1".parse().ok(), user_agent: Some("ua".into()) };
     for (user, pw) in [("ghost", "pw"), ("ann", "wrong"), ("off", "pw"), ("odd", "pw"), ("nul", "pw")] {
         let result = block_on(w.auth.authenticate(request(user, pw), &client));
         assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{user}: {result:?}");
@@ -62,6 +62,7 @@ fn success_filters_user_data_and_uses_the_role_duration() {
     w.directory.add("7", "ann", &bcrypt(&settings, "pw"), None, &["admin"]);
     let ok = block_on(w.auth.authenticate(request("ann", "pw"), &ClientContext::default())).unwrap();
     assert_eq!(ok.user_id, "7");
+    assert_eq!(ok.session.session_id, "00000000-0000-4000-8000-000000000001", "ids come from the port");
     assert_eq!(ok.session.expires_at, T0 + Duration::seconds(7200));
     assert_eq!(
         *ok.session.user_data,

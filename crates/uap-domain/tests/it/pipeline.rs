@@ -43,7 +43,7 @@ fn request(username: &str, password: &str) -> LoginRequest {
 }
 
 fn from(ip: &str) -> ClientContext {
-    ClientContext { ip_address: Some(ip.into()), user_agent: None }
+    ClientContext { ip_address: ip.parse().ok(), user_agent: None }
 }
 
 fn login(w: &World, user: &str, password: &str, ip: &str) -> Result<(), LoginError> {
@@ -291,6 +291,7 @@ fn mfa_world_requiring(roles: &[&str]) -> (World, Arc<MfaService>) {
             parts.rate_limits.clone(),
             rate_limit_rule(3, 300, 900),
             parts.clock.clone(),
+            parts.ids.clone(),
         ));
         *service.borrow_mut() = Some(svc.clone());
         let mw = MfaMiddleware::new(svc.clone(), policy);

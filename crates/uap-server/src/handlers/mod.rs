@@ -37,5 +37,5 @@ pub(crate) fn client(request: &HttpRequest, state: &AppState) -> ClientContext {
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    ClientContext { ip_address: state.client_ip.resolve(request).map(|ip| ip.to_string()), user_agent }
+    ClientContext { ip_address: state.client_ip.resolve(request), user_agent }
 }
