@@ -15,11 +15,11 @@ use serde_json::json;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::handlers::{audit, authenticate, health, mfa, sessions, validate};
+use crate::admin;
+use crate::handlers::{audit, authenticate, health, metrics, mfa, sessions, validate};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::tls::{HSTS, HstsPolicy};
-use crate::{admin, metrics};
 
 /// Registers every route and extractor configuration.
 pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) {

@@ -8,7 +8,6 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use actix_web::{HttpResponse, get, web};
 use prometheus::{
     Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -16,9 +15,8 @@ use prometheus::{
 use uap_domain::auth::TimingSnapshot;
 use uap_domain::pipeline::RunObserver;
 
-use crate::protected::ProtectionMetrics;
-use crate::session_cache::CacheStats;
-use crate::state::AppState;
+use crate::runtime::protected::ProtectionMetrics;
+use crate::runtime::session_cache::CacheStats;
 
 /// Latency buckets (seconds) of the HTTP histogram.
 const HTTP_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -230,7 +228,8 @@ impl Metrics {
         self.http_duration.with_label_values(&[route]).observe(seconds);
     }
 
-    fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         Ok(out)
@@ -244,20 +243,6 @@ impl RunObserver for Metrics {
 
     fn password_verified(&self, family: &'static str, outcome: &'static str) {
         self.verifications.with_label_values(&[family, outcome]).inc();
-    }
-}
-
-/// Prometheus text exposition. Bind it privately in production.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
-#[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    state.metrics.sync_timing(&state.auth.timing().snapshot());
-    match state.metrics.render() {
-        Ok(body) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body),
-        Err(err) => {
-            tracing::error!(error = %err, "metrics encoding failed");
-            HttpResponse::InternalServerError().json(serde_json::json!({ "error": "metrics unavailable" }))
-        }
     }
 }
 

@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use uap_adapters_sql::SqlUserDirectory;
 use uap_ports::{AuditEvent, AuditEventType, AuditSink, Clock, SessionStore, StoreError};
 
-use crate::batch_queue::BatchQueue;
 use crate::metrics::Metrics;
+use crate::runtime::batch_queue::BatchQueue;
 
 /// How often [`refresh_loop`] sets the gauges.
 pub const REFRESH_INTERVAL: Duration = Duration::from_secs(5);

@@ -4,8 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{MfaEnrollmentRequiredResponse, MfaRequiredResponse};
-use crate::handlers::{audit, authenticate, health, mfa, sessions, validate};
-use crate::metrics;
+use crate::handlers::{audit, authenticate, health, metrics, mfa, sessions, validate};
 
 struct BearerScheme;
 

@@ -19,7 +19,7 @@ use uap_domain::pipeline::{
 use uap_ports::{Clock, IdGenerator, MfaFactorStore, RateLimitRule, RateLimitStore, WebhookClient};
 
 use crate::config::Config;
-use crate::startup::StartupError;
+use crate::error::StartupError;
 
 /// Builds a custom middleware from its entry's keys (everything but `name`
 /// and `enabled`). An error message names what is wrong; start-up reports it

@@ -13,30 +13,28 @@ use uap_adapters_http::AlertSender;
 use uap_adapters_sql::{InternalDb, SqlUserDirectory};
 use uap_domain::AuditRecorder;
 use uap_domain::auth::{AuthParts, AuthService};
-use uap_domain::config::ConfigError;
 use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessionStore};
 use uap_domain::password::{self, PasswordPolicy, StoredHash};
 use uap_domain::pipeline::Pipeline;
 use uap_domain::session::SessionManager;
-use uap_ports::{
-    Clock, EventBus, IdGenerator, MfaFactorStore, RandomIds, RateLimitStore, SessionStore, StoreError, SystemClock,
-};
+use uap_ports::{Clock, EventBus, IdGenerator, MfaFactorStore, RandomIds, RateLimitStore, SessionStore, SystemClock};
 use uap_redis::Redis;
 
 use crate::admin::AdminGuard;
 use crate::alerts;
-use crate::batch_queue::{self, Audit, Runs, Writer};
 use crate::client_ip::ClientIpResolver;
 use crate::config::{AlertSettings, Config, HostSource, HttpConfig, Listen, SessionBackend, Settings};
+use crate::error::StartupError;
 use crate::http;
 use crate::metrics::Metrics;
 use crate::observe::{self, ObservedAudit};
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
-use crate::pool::HashPool;
-use crate::protected::{ProtectedDirectory, Protection};
 use crate::request_span;
 use crate::retention;
-use crate::session_cache::CachedSessionStore;
+use crate::runtime::batch_queue::{self, Audit, Runs, Writer};
+use crate::runtime::pool::HashPool;
+use crate::runtime::protected::{ProtectedDirectory, Protection};
+use crate::runtime::session_cache::CachedSessionStore;
 use crate::state::AppState;
 use crate::tls::{HstsPolicy, TlsCertificates};
 
@@ -45,24 +43,6 @@ use crate::tls::{HstsPolicy, TlsCertificates};
 const AUDIT_QUEUE_CAPACITY: usize = 10_000;
 /// How often expired session records are purged.
 const PURGE_INTERVAL: Duration = Duration::from_secs(300);
-
-/// Why the server could not start. Each names what is wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    #[error("internal database (database_url): {0}")]
-    InternalDb(#[source] StoreError),
-    #[error("host database (host_db_url): {0}")]
-    HostDirectory(#[source] StoreError),
-    #[error("Redis (redis_url): {0}")]
-    Redis(#[source] StoreError),
-    #[error("{0}")]
-    Config(String),
-    /// The configuration breaks its rules: every mistake, each naming its key.
-    #[error("configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Invalid(Vec<ConfigError>),
-    #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
-}
 
 /// A built, listening server.
 pub struct Application {

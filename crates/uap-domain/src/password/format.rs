@@ -3,8 +3,8 @@
 //! dispatch to the family's verifier.
 
 use super::{
-    PasswordPolicy, argon2, bcrypt, django, drupal, ldap, md5_crypt, pbkdf2, phpass, plain, scrypt, sha_crypt, upgrade,
-    werkzeug, wordpress, yescrypt,
+    argon2, bcrypt, django, drupal, ldap, md5_crypt, pbkdf2, phpass, plain, scrypt, sha_crypt, werkzeug, wordpress,
+    yescrypt,
 };
 
 /// Longest stored value considered (real hashes are under 200 characters).
@@ -125,16 +125,5 @@ impl HashFormat {
             Kind::Ldap(_) => "ldap",
             Kind::PlainDigest(_) => "plain_digest",
         }
-    }
-
-    /// Whether the policy considers this format weak: below its
-    /// `hash_upgrade_format` target (the host table, or the preferred
-    /// algorithm and parameters in `phc` mode), including the families that
-    /// are weak but never rewritten in `host` mode (Drupal 7, crypt(3),
-    /// LDAP, bare digests). `hash_upgrade_skip` does not change weakness,
-    /// only whether the row is rewritten.
-    #[must_use]
-    pub fn is_weak(&self, policy: &PasswordPolicy) -> bool {
-        upgrade::decide(policy, &self.kind) != upgrade::Decision::Keep
     }
 }

@@ -21,12 +21,25 @@
 //! passes (see `argon2::Info::weaker_than`).
 
 use super::bcrypt::Prefix;
-use super::format::Kind;
+use super::format::{HashFormat, Kind};
 use super::pbkdf2::{Layout, Prf};
 use super::{
     PasswordError, PasswordPolicy, PreferredAlgorithm, UpgradeFamily, UpgradeFormat, argon2, bcrypt, django, pbkdf2,
     scrypt, werkzeug, wordpress,
 };
+
+impl HashFormat {
+    /// Whether the policy considers this format weak: below its
+    /// `hash_upgrade_format` target (the host table, or the preferred
+    /// algorithm and parameters in `phc` mode), including the families that
+    /// are weak but never rewritten in `host` mode (Drupal 7, crypt(3),
+    /// LDAP, bare digests). `hash_upgrade_skip` does not change weakness,
+    /// only whether the row is rewritten.
+    #[must_use]
+    pub fn is_weak(&self, policy: &PasswordPolicy) -> bool {
+        decide(policy, &self.kind) != Decision::Keep
+    }
+}
 
 /// What to write instead of a weak row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
