@@ -32,5 +32,6 @@ pub use directory::{
     SqlUserDirectory, TableDescription, UsedColumn,
 };
 pub use internal::{
-    InternalDb, SqlAuditSink, SqlMfaFactorStore, SqlMiddlewareLogSink, SqlRateLimitStore, SqlSessionStore,
+    InternalDb, SqlAuditSink, SqlConfigStore, SqlMfaFactorStore, SqlMiddlewareLogSink, SqlRateLimitStore,
+    SqlSessionStore,
 };

@@ -8,6 +8,7 @@
 mod audit;
 mod captcha;
 mod clock;
+mod config_store;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 mod directory;
@@ -24,6 +25,7 @@ mod webhook;
 pub use audit::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, AuditSummary, EventTypeStats};
 pub use captcha::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 pub use clock::{Clock, SystemClock};
+pub use config_store::{ConfigStore, ConfigVersion};
 pub use directory::{HostUser, PasswordUpdate, UserDirectory, UserQuery};
 pub use error::{BoxError, StoreError};
 pub use events::{BusEvent, BusHandler, EventBus};

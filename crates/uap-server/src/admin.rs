@@ -127,7 +127,7 @@ pub async fn guard(
     // request to itself again (no clone of it may live across `next.call`).
     let (verdict, route, method, context) = {
         let http = request.request();
-        let verdict = state.admin.check(state.client_ip.resolve(http), presented_key(http));
+        let verdict = state.runtime().admin.check(state.client_ip.resolve(http), presented_key(http));
         (verdict, http.path().to_owned(), http.method().to_string(), client(http, &state))
     };
     let (response, outcome, success) = match verdict {

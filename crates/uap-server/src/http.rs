@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::admin;
-use crate::handlers::{audit, authenticate, health, metrics, mfa, sessions, validate};
+use crate::handlers::{audit, authenticate, config, health, metrics, mfa, sessions, validate};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::tls::{HSTS, HstsPolicy};
@@ -45,6 +45,12 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                     .wrap(actix_web::middleware::from_fn(admin::guard))
                     .service(audit::logs)
                     .service(audit::report),
+            )
+            .service(
+                web::resource(["/api/v1/config/", "/api/v1/config"])
+                    .wrap(actix_web::middleware::from_fn(admin::guard))
+                    .route(web::get().to(config::show))
+                    .route(web::put().to(config::update)),
             )
             .service(metrics::metrics)
             .service(health::config_health)

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{MfaEnrollmentRequiredResponse, MfaRequiredResponse};
-use crate::handlers::{audit, authenticate, health, metrics, mfa, sessions, validate};
+use crate::handlers::{audit, authenticate, config, health, metrics, mfa, sessions, validate};
 
 struct BearerScheme;
 
@@ -45,9 +45,11 @@ impl Modify for BearerScheme {
         metrics::metrics,
         audit::logs,
         audit::report,
+        config::show,
+        config::update,
     ),
     components(schemas(MfaRequiredResponse, MfaEnrollmentRequiredResponse)),
     modifiers(&BearerScheme),
-    tags((name = "auth", description = "Login and sessions"), (name = "mfa", description = "TOTP second factor"), (name = "operations", description = "Health, keys, metrics, audit (admin)"))
+    tags((name = "auth", description = "Login and sessions"), (name = "mfa", description = "TOTP second factor"), (name = "operations", description = "Health, keys, metrics, audit and configuration (admin)"))
 )]
 pub struct ApiDoc;

@@ -17,7 +17,9 @@ use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessi
 use uap_domain::password::{self, PasswordPolicy, StoredHash};
 use uap_domain::pipeline::Pipeline;
 use uap_domain::session::SessionManager;
-use uap_ports::{Clock, EventBus, IdGenerator, MfaFactorStore, RandomIds, RateLimitStore, SessionStore, SystemClock};
+use uap_ports::{
+    Clock, EventBus, IdGenerator, MfaFactorStore, MiddlewareRun, RandomIds, RateLimitStore, SessionStore, SystemClock,
+};
 use uap_redis::Redis;
 
 use crate::admin::AdminGuard;
@@ -31,11 +33,11 @@ use crate::observe::{self, ObservedAudit};
 use crate::pipeline::{self, MiddlewareRegistry, Wiring};
 use crate::request_span;
 use crate::retention;
-use crate::runtime::batch_queue::{self, Audit, Runs, Writer};
+use crate::runtime::batch_queue::{self, Audit, BatchQueue, Runs, Writer};
 use crate::runtime::pool::HashPool;
 use crate::runtime::protected::{ProtectedDirectory, Protection};
 use crate::runtime::session_cache::CachedSessionStore;
-use crate::state::AppState;
+use crate::state::{AppState, Runtime, StableParts};
 use crate::tls::{HstsPolicy, TlsCertificates};
 
 /// Audit events (and middleware runs) that may wait for the writer before
@@ -82,7 +84,88 @@ pub async fn connect_internal_db(config: &Config, migrate: bool) -> Result<Inter
     Ok(db)
 }
 
+/// What every runtime is built over: the stores, queues, hashing pool and
+/// custom middleware factories outlive configuration changes (sessions stay
+/// valid across a reload unless the signing key changes).
+pub(crate) struct Shared {
+    stores: Stores,
+    runs: BatchQueue<MiddlewareRun>,
+    recorder: AuditRecorder,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    pool: Arc<HashPool>,
+    registry: Arc<MiddlewareRegistry>,
+}
+
+impl Shared {
+    /// The registered custom middleware names.
+    pub(crate) fn custom_middleware(&self) -> std::collections::BTreeSet<String> {
+        self.registry.names()
+    }
+}
+
+/// Builds the runtime of `config` over `shared`: connects to the host data
+/// source and checks its table and every configured field, builds the
+/// middleware stack, the session manager and the login service. Nothing is
+/// swapped in here; a failure leaves the caller's runtime as it was.
+///
+/// # Errors
+/// [`StartupError`] naming the table, column, URL or middleware at fault.
+pub(crate) async fn build_runtime(
+    shared: &Shared,
+    config: Config,
+    version: Option<i64>,
+) -> Result<Runtime, StartupError> {
+    let host = Arc::new(connect_host_directory(&config.host).await?);
+    let (entries, mfa) = pipeline::build(&Wiring {
+        config: &config,
+        rate_limits: Arc::clone(&shared.stores.rate_limits),
+        mfa_factors: Arc::clone(&shared.stores.mfa_factors),
+        clock: Arc::clone(&shared.clock),
+        ids: Arc::clone(&shared.ids),
+        audit: shared.recorder.clone(),
+        registry: &shared.registry,
+    })?;
+    let pipeline = Arc::new(Pipeline::new(
+        entries,
+        Arc::new(shared.runs.clone()),
+        Arc::new(shared.metrics.clone()),
+        Arc::clone(&shared.clock),
+        Arc::clone(&shared.ids),
+    ));
+    let directory = Arc::new(ProtectedDirectory::new(
+        Arc::clone(&host) as Arc<dyn uap_ports::UserDirectory>,
+        Protection::default(),
+        shared.metrics.host.clone(),
+    ));
+    let dummy_hash = dummy_hash(&config.auth.policy).await?;
+    let sessions = SessionManager::new(
+        Arc::clone(&shared.stores.sessions),
+        config.tokens,
+        config.sessions,
+        Arc::clone(&shared.clock),
+        Arc::clone(&shared.ids),
+        shared.recorder.clone(),
+    );
+    let auth = AuthService::new(AuthParts {
+        directory,
+        sessions,
+        pool: Arc::clone(&shared.pool) as Arc<dyn uap_ports::BlockingPool>,
+        settings: config.auth,
+        dummy_hash,
+        audit: shared.recorder.clone(),
+        pipeline,
+        mfa,
+        tickets: Arc::clone(&shared.stores.rate_limits),
+        clock: Arc::clone(&shared.clock),
+    });
+    let admin = AdminGuard::new(config.admin.api_key.as_ref(), config.admin.allowlist);
+    Ok(Runtime { auth, admin, settings: config.settings, version, host })
+}
+
 /// The session, rate-limit and MFA-factor stores of the chosen backend.
+#[derive(Clone)]
 struct Stores {
     sessions: Arc<dyn SessionStore>,
     rate_limits: Arc<dyn RateLimitStore>,
@@ -127,7 +210,6 @@ impl Application {
         let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
         let metrics = Metrics::new().map_err(|e| StartupError::Config(format!("metrics: {e}")))?;
         let internal_db = Arc::new(connect_internal_db(&config, config.storage.auto_migrate).await?);
-        let host = Arc::new(connect_host_directory(&config.host).await?);
         let redis = match &config.storage.redis {
             Some(redis) => Some(Redis::connect(redis.clone()).await.map_err(StartupError::Redis)?),
             None => None,
@@ -140,72 +222,43 @@ impl Application {
             Arc::clone(&clock),
             Arc::clone(&ids),
         );
-        let (entries, mfa) = pipeline::build(&Wiring {
-            config: &config,
-            rate_limits: Arc::clone(&stores.rate_limits),
-            mfa_factors: Arc::clone(&stores.mfa_factors),
-            clock: Arc::clone(&clock),
-            ids: Arc::clone(&ids),
-            audit: recorder.clone(),
-            registry: &registry,
-        })?;
-        let pipeline = Arc::new(Pipeline::new(
-            entries,
-            Arc::new(queues.runs.clone()),
-            Arc::new(metrics.clone()),
-            Arc::clone(&clock),
-            Arc::clone(&ids),
-        ));
-        let directory = Arc::new(ProtectedDirectory::new(
-            Arc::clone(&host) as Arc<dyn uap_ports::UserDirectory>,
-            Protection::default(),
-            metrics.host.clone(),
-        ));
-        let dummy_hash = dummy_hash(&config.auth.policy).await?;
         let mut pool =
             HashPool::per_core().map_err(|e| StartupError::Config(format!("cannot start the hashing threads: {e}")))?;
         if let Some(limit) = config.limits.address_hash_concurrency {
             pool = pool.with_key_limit(limit.get());
         }
-        let sessions = SessionManager::new(
-            Arc::clone(&stores.sessions),
-            config.tokens,
-            config.sessions,
-            Arc::clone(&clock),
+        let shared = Shared {
+            stores: stores.clone(),
+            runs: queues.runs.clone(),
+            recorder: recorder.clone(),
+            metrics: metrics.clone(),
+            clock: Arc::clone(&clock),
             ids,
-            recorder.clone(),
-        );
-        let auth = AuthService::new(AuthParts {
-            directory,
-            sessions,
             pool: Arc::new(pool),
-            settings: config.auth,
-            dummy_hash,
-            audit: recorder.clone(),
-            pipeline,
-            mfa,
-            tickets: Arc::clone(&stores.rate_limits),
-            clock: Arc::clone(&clock),
-        });
-        let audit_query = Arc::new(internal_db.audit_sink());
-        let state = web::Data::new(AppState {
-            auth,
+            registry: Arc::new(registry),
+        };
+        // What outlives the runtime, taken before the configuration is consumed.
+        let (listen, http, telemetry) = (config.listen.clone(), config.http.clone(), config.telemetry.clone());
+        let (retention_days, alerts, service) =
+            (config.audit_retention_days, config.alerts.clone(), config.service_name.clone());
+        let backend = config.storage.sessions;
+        let runtime = build_runtime(&shared, config, None).await?;
+        let host = Arc::clone(&runtime.host);
+        let stable = StableParts {
             metrics,
+            audit_query: Arc::new(internal_db.audit_sink()),
+            config_store: Arc::new(internal_db.config_store()),
             internal_db,
-            client_ip: ClientIpResolver::new(config.http.trusted_proxies.clone()),
+            client_ip: ClientIpResolver::new(http.trusted_proxies.clone()),
             clock: Arc::clone(&clock),
-            admin: AdminGuard::new(config.admin.api_key.as_ref(), config.admin.allowlist),
             audit: recorder,
-            audit_query,
-        });
-        let observed = config.telemetry.otlp_endpoint.is_some() || config.telemetry.sentry_dsn.is_some();
-        let (server, port, tls) = serve(&config.listen, &config.http, observed, state.clone())?;
+        };
+        let state = web::Data::new(AppState::new(runtime, stable, shared));
+        let observed = telemetry.otlp_endpoint.is_some() || telemetry.sentry_dsn.is_some();
+        let (server, port, tls) = serve(&listen, &http, observed, state.clone())?;
 
-        let retention = tokio::spawn(retention::daily(
-            Arc::clone(&state.internal_db),
-            config.audit_retention_days,
-            Arc::clone(&clock),
-        ));
+        let retention =
+            tokio::spawn(retention::daily(Arc::clone(&state.internal_db), retention_days, Arc::clone(&clock)));
         let mut observers = vec![tokio::spawn(observe::refresh_loop(
             observe::Sources {
                 metrics: state.metrics.clone(),
@@ -216,11 +269,11 @@ impl Application {
             },
             observe::REFRESH_INTERVAL,
         ))];
-        if let Some(alerts) = config.alerts {
-            observers.push(alerts_task(alerts, &state, &clock, config.service_name)?);
+        if let Some(alerts) = alerts {
+            observers.push(alerts_task(alerts, &state, &clock, service)?);
         }
         let purge = tokio::spawn(purge_loop(Arc::clone(&stores.sessions), clock));
-        tracing::info!(port, tls = tls.is_some(), session_store = ?config.storage.sessions, "UAP listening");
+        tracing::info!(port, tls = tls.is_some(), session_store = ?backend, "UAP listening");
         Ok(Self { port, server, writers: queues.writers, purge, retention, observers, tls })
     }
 

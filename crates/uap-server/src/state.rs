@@ -1,27 +1,93 @@
-//! What every handler shares.
+//! What every handler shares: the parts built once at start-up, and the
+//! [`Runtime`] built from the configuration, which `PUT /api/v1/config/`
+//! replaces atomically (a request holds the runtime it started with until it
+//! ends).
 
 use std::sync::Arc;
 
-use uap_adapters_sql::InternalDb;
+use arc_swap::ArcSwap;
+use uap_adapters_sql::{InternalDb, SqlUserDirectory};
 use uap_domain::AuditRecorder;
 use uap_domain::auth::AuthService;
-use uap_ports::{AuditQuery, Clock};
+use uap_ports::{AuditQuery, Clock, ConfigStore};
 
 use crate::admin::AdminGuard;
 use crate::client_ip::ClientIpResolver;
+use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::startup::Shared;
 
-/// The runtime built from the configuration.
-pub struct AppState {
+/// What the configuration builds and a reload replaces.
+pub struct Runtime {
+    /// Logins, sessions, MFA over the configured host directory and pipeline.
     pub auth: AuthService,
+    /// `admin_api_key` and `admin_ip_allowlist`.
+    pub admin: AdminGuard,
+    /// The configuration it was built from (shown redacted by the admin API).
+    pub settings: Settings,
+    /// The stored configuration version (`None`: the file's, never stored).
+    pub version: Option<i64>,
+    /// The host directory itself (pool gauges, health).
+    pub host: Arc<SqlUserDirectory>,
+}
+
+/// The state of the server.
+pub struct AppState {
+    runtime: ArcSwap<Runtime>,
+    pub metrics: Metrics,
+    pub internal_db: Arc<InternalDb>,
+    /// `trusted_proxies` (a restart-only key).
+    pub client_ip: ClientIpResolver,
+    pub clock: Arc<dyn Clock>,
+    /// Writes `API_ACCESS`, `CONFIGURATION_CHANGE` (and any other event
+    /// outside the domain).
+    pub audit: AuditRecorder,
+    /// Reads the audit trail (admin routes).
+    pub audit_query: Arc<dyn AuditQuery>,
+    /// Configuration versions (`PUT /api/v1/config/`).
+    pub config_store: Arc<dyn ConfigStore>,
+    /// What a new runtime is built over (stores, queues, the hashing pool).
+    pub(crate) shared: Shared,
+    /// One configuration change at a time.
+    pub(crate) reload: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// The state around `runtime`.
+    pub(crate) fn new(runtime: Runtime, parts: StableParts, shared: Shared) -> Self {
+        Self {
+            runtime: ArcSwap::from_pointee(runtime),
+            metrics: parts.metrics,
+            internal_db: parts.internal_db,
+            client_ip: parts.client_ip,
+            clock: parts.clock,
+            audit: parts.audit,
+            audit_query: parts.audit_query,
+            config_store: parts.config_store,
+            shared,
+            reload: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The current runtime; a request keeps the one it took.
+    #[must_use]
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Puts `runtime` in place of the current one.
+    pub(crate) fn swap(&self, runtime: Runtime) {
+        self.runtime.store(Arc::new(runtime));
+    }
+}
+
+/// The parts of [`AppState`] that live as long as the process.
+pub(crate) struct StableParts {
     pub metrics: Metrics,
     pub internal_db: Arc<InternalDb>,
     pub client_ip: ClientIpResolver,
     pub clock: Arc<dyn Clock>,
-    /// `admin_api_key` and `admin_ip_allowlist`.
-    pub admin: AdminGuard,
-    /// Writes `API_ACCESS` (and any other event outside the domain).
     pub audit: AuditRecorder,
-    /// Reads the audit trail (admin routes).
     pub audit_query: Arc<dyn AuditQuery>,
+    pub config_store: Arc<dyn ConfigStore>,
 }

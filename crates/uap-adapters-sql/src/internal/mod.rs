@@ -4,6 +4,7 @@
 //! with, and every statement is scoped by it.
 
 mod audit;
+mod configurations;
 mod mfa;
 mod middleware_logs;
 mod migrations;
@@ -20,6 +21,7 @@ use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 use uap_ports::StoreError;
 
 pub use audit::SqlAuditSink;
+pub use configurations::SqlConfigStore;
 pub use mfa::SqlMfaFactorStore;
 pub use middleware_logs::SqlMiddlewareLogSink;
 pub use rate_limits::SqlRateLimitStore;
@@ -142,6 +144,12 @@ impl InternalDb {
     #[must_use]
     pub fn rate_limit_store(&self) -> SqlRateLimitStore {
         SqlRateLimitStore::new(Arc::clone(&self.inner))
+    }
+
+    /// The configuration versions on this database.
+    #[must_use]
+    pub fn config_store(&self) -> SqlConfigStore {
+        SqlConfigStore::new(Arc::clone(&self.inner))
     }
 
     /// The MFA factor store on this database.

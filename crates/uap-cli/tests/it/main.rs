@@ -6,6 +6,7 @@
 mod address_protection;
 mod audit;
 mod check;
+mod config_api;
 mod demo;
 mod hardening;
 mod mfa_security;

@@ -7,7 +7,7 @@
 
 mod middleware;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use middleware::{
     BUILT_IN as BUILT_IN_MIDDLEWARE, CaptchaProviderKind, CaptchaSpec, IpRulesSpec, MfaSpec, MiddlewareSpec,
@@ -32,7 +32,7 @@ impl ConfigError {
 }
 
 /// `auth_type`: which identifier a login carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
     #[default]
@@ -43,7 +43,7 @@ pub enum AuthType {
 }
 
 /// `jwt_algorithm`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 pub enum JwtAlgorithm {
     #[default]
     HS256,

@@ -45,7 +45,7 @@ mod yescrypt;
 #[cfg(test)]
 mod tests;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use cost::Work;
 pub use format::HashFormat;
@@ -71,7 +71,7 @@ impl Default for Argon2Params {
 }
 
 /// `password_hash_algorithm`: the preferred scheme for new and upgraded hashes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PreferredAlgorithm {
     Argon2id,
@@ -82,7 +82,7 @@ pub enum PreferredAlgorithm {
 }
 
 /// `hash_upgrade`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum HashUpgrade {
     Off,
@@ -92,7 +92,7 @@ pub enum HashUpgrade {
 }
 
 /// `hash_upgrade_format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum UpgradeFormat {
     #[default]
@@ -101,7 +101,7 @@ pub enum UpgradeFormat {
 }
 
 /// `password_transform`: applied to the submitted password before verifying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum PasswordTransform {
     #[default]
@@ -110,7 +110,7 @@ pub enum PasswordTransform {
 }
 
 /// The families named by `hash_upgrade_skip`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpgradeFamily {
     Django,

@@ -54,6 +54,10 @@ pub enum ApiError {
     /// mfa_enrollment_required: true, enrollment_token}`.
     #[error("MFA enrollment required")]
     MfaEnrollmentRequired { enrollment_token: String },
+    /// 422 `{success: false, message, validation_errors}`: a configuration
+    /// change refused, every problem named.
+    #[error("{message}")]
+    Invalid { message: &'static str, errors: Vec<String> },
     /// 503: a dependency failed (logged with its cause).
     #[error("{what} is unavailable")]
     Unavailable { what: String },
@@ -156,6 +160,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Blocked(Block { refusal: Refusal::Unauthorized, .. }) => StatusCode::UNAUTHORIZED,
             Self::Blocked(Block { refusal: Refusal::Forbidden, .. }) => StatusCode::FORBIDDEN,
             Self::Blocked(Block { refusal: Refusal::RateLimited { .. }, .. }) => StatusCode::TOO_MANY_REQUESTS,
@@ -188,6 +193,9 @@ impl ResponseError for ApiError {
                 "mfa_enrollment_required": true,
                 "enrollment_token": enrollment_token,
             }),
+            Self::Invalid { message, errors } => {
+                json!({ "success": false, "message": message, "validation_errors": errors })
+            }
             Self::Unauthorized { shape: ErrorShape::Valid, .. } => json!({ "valid": false }),
             Self::Unauthorized { shape: ErrorShape::Plain, message } => json!({ "error": message }),
             Self::BadRequest(_)

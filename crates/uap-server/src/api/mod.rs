@@ -3,10 +3,12 @@
 
 mod audit;
 mod auth;
+mod config;
 mod error;
 
 pub use audit::*;
 pub use auth::*;
+pub use config::*;
 pub use error::{ApiError, ErrorShape};
 
 use time::OffsetDateTime;

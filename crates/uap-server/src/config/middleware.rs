@@ -18,6 +18,24 @@ pub struct MiddlewareEntry {
     pub options: Map<String, Value>,
 }
 
+impl serde::Serialize for MiddlewareEntry {
+    /// `name`, `enabled` and the options, secret ones as `"***"`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.options.len() + 2))?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("enabled", &self.enabled)?;
+        for (key, value) in &self.options {
+            if super::redact::is_secret_option(key) && !value.is_null() {
+                map.serialize_entry(key, super::redact::REDACTED)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
 impl std::fmt::Debug for MiddlewareEntry {
     /// Option values may be secrets (`secret_key`, `secret`): only keys shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -8,14 +8,15 @@ use std::collections::BTreeMap;
 
 use ipnet::IpNet;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uap_domain::config::{AuthType, JwtAlgorithm};
 use uap_domain::password::{HashUpgrade, PasswordTransform, PreferredAlgorithm, UpgradeFamily, UpgradeFormat};
 
 use super::middleware::MiddlewareEntry;
+use super::redact;
 
 /// `data_source_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum DataSourceType {
     #[default]
@@ -24,7 +25,7 @@ pub enum DataSourceType {
 }
 
 /// `host_db_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostDbType {
     Postgresql,
@@ -35,7 +36,7 @@ pub enum HostDbType {
 }
 
 /// `session_store`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStoreKind {
     #[default]
@@ -46,7 +47,7 @@ pub enum SessionStoreKind {
 }
 
 /// `log_format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
     #[default]
@@ -55,7 +56,7 @@ pub enum LogFormat {
 }
 
 /// The whole configuration. Field docs give the default.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// ["UAP"] name used as the default JWT issuer and organization id.
@@ -97,6 +98,7 @@ pub struct Settings {
     /// [inferred from the URL scheme]
     pub host_db_type: Option<HostDbType>,
     /// The host database URL (secret: its password is never shown).
+    #[serde(serialize_with = "redact::optional")]
     pub host_db_url: Option<SecretString>,
     /// ["users"]
     pub host_user_table: String,
@@ -150,6 +152,7 @@ pub struct Settings {
     pub refresh_chain_max_seconds: u64,
 
     /// Required for HS* (secret).
+    #[serde(serialize_with = "redact::optional")]
     pub jwt_secret_key: Option<SecretString>,
     /// [HS256]
     pub jwt_algorithm: JwtAlgorithm,
@@ -163,10 +166,12 @@ pub struct Settings {
     pub jwt_audience: Option<String>,
 
     /// ["sqlite://uap.db?mode=rwc"] UAP's internal database (secret-bearing URL).
+    #[serde(serialize_with = "redact::always")]
     pub database_url: SecretString,
     /// [true]
     pub auto_migrate: bool,
     /// [none]
+    #[serde(serialize_with = "redact::optional")]
     pub redis_url: Option<SecretString>,
     /// [auto]
     pub session_store: SessionStoreKind,
@@ -200,6 +205,7 @@ pub struct Settings {
     pub middleware_stack: Vec<MiddlewareEntry>,
     /// AEAD key (32 bytes, hex or base64) for TOTP secrets at rest; required
     /// by the `mfa` middleware.
+    #[serde(serialize_with = "redact::optional")]
     pub encryption_key: Option<SecretString>,
 
     /// [[]]
@@ -213,6 +219,7 @@ pub struct Settings {
     pub audit_retention_days: u32,
     /// [none: admin routes answer 404] the admin API key (secret, at least
     /// 16 bytes), sent as `X-API-Key` or `Authorization: Bearer`.
+    #[serde(serialize_with = "redact::optional")]
     pub admin_api_key: Option<SecretString>,
     /// [["127.0.0.1/32", "::1/128"]] client addresses (after
     /// `trusted_proxies`) allowed to call admin routes.
@@ -223,6 +230,7 @@ pub struct Settings {
     /// `http://otel-collector:4318` (spans go to `<url>/v1/traces`).
     pub otel_exporter_otlp_endpoint: Option<String>,
     /// [none: nothing is reported] Sentry DSN (secret; `sentry_dsn_file`).
+    #[serde(serialize_with = "redact::optional")]
     pub sentry_dsn: Option<SecretString>,
     /// [none: plain HTTP] PEM certificate chain; serves HTTPS with `tls_key_file`.
     pub tls_cert_file: Option<String>,
@@ -235,7 +243,7 @@ pub struct Settings {
 
 /// `[alerts]`: each threshold is optional; a crossing logs a WARN `alert`
 /// record and, with `webhook_url`, POSTs a signed JSON alert.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
     /// [none] failed logins in the last minute above which the alert fires.
@@ -251,6 +259,7 @@ pub struct AlertSettings {
     /// [none] an http(s) URL receiving each crossing and recovery.
     pub webhook_url: Option<String>,
     /// [none] HMAC key of `X-UAP-Signature` (required with `webhook_url`).
+    #[serde(serialize_with = "redact::optional")]
     pub webhook_secret: Option<SecretString>,
 }
 

@@ -53,7 +53,7 @@ pub async fn authenticate(
         mfa_code: body.mfa_code,
     };
     let started = Instant::now();
-    let result = state.auth.authenticate(login, &client).await.map_err(ApiError::from);
+    let result = state.runtime().auth.authenticate(login, &client).await.map_err(ApiError::from);
     let status = result.as_ref().map_or_else(|e| e.status_code().as_u16(), |_| 200);
     state.metrics.record("password", status, started.elapsed().as_secs_f64());
     Ok(logged_in(result?))

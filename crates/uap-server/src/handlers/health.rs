@@ -8,9 +8,10 @@ use crate::api::{HealthResponse, rfc3339};
 use crate::state::AppState;
 
 async fn components(state: &AppState) -> (bool, Value) {
+    let runtime = state.runtime();
     let (database, session_store, internal_db) = futures::join!(
-        state.auth.directory().health(),
-        state.auth.sessions().store().health(),
+        runtime.auth.directory().health(),
+        runtime.auth.sessions().store().health(),
         state.internal_db.health(),
     );
     let mut all_ok = true;
@@ -83,5 +84,5 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.auth.sessions().tokens().jwks())
+    HttpResponse::Ok().json(state.runtime().auth.sessions().tokens().jwks())
 }

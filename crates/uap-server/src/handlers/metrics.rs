@@ -8,7 +8,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    state.metrics.sync_timing(&state.auth.timing().snapshot());
+    state.metrics.sync_timing(&state.runtime().auth.timing().snapshot());
     match state.metrics.render() {
         Ok(body) => HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(body),
         Err(err) => {

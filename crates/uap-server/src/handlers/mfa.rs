@@ -16,7 +16,7 @@ use crate::handlers::{bearer, client, require_bearer};
 use crate::state::AppState;
 
 fn service(state: &AppState) -> Result<(), ApiError> {
-    state.auth.mfa().map(|_| ()).ok_or_else(|| ApiError::NotFound("MFA is not enabled".into()))
+    state.runtime().auth.mfa().map(|_| ()).ok_or_else(|| ApiError::NotFound("MFA is not enabled".into()))
 }
 
 /// Completes a login with the `mfa_token` of the "MFA required" answer and a
@@ -39,7 +39,7 @@ pub async fn verify(
     body: web::Json<MfaVerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let client = client(&request, &state);
-    let success = state.auth.complete_mfa(&body.mfa_token, &body.code, &client).await?;
+    let success = state.runtime().auth.complete_mfa(&body.mfa_token, &body.code, &client).await?;
     Ok(logged_in(success))
 }
 
@@ -73,8 +73,8 @@ pub async fn enroll(
         return Err(ApiError::BadRequest(format!("password is longer than {MAX_PASSWORD_BYTES} bytes")));
     }
     let client = client(&request, &state);
-    let enroller = state.auth.enroller(bearer(&request), body.enrollment_token.as_deref(), &client).await?;
-    let enrollment = state.auth.enroll_totp(&enroller, SecretString::from(body.password), &client).await?;
+    let enroller = state.runtime().auth.enroller(bearer(&request), body.enrollment_token.as_deref(), &client).await?;
+    let enrollment = state.runtime().auth.enroll_totp(&enroller, SecretString::from(body.password), &client).await?;
     Ok(HttpResponse::Ok()
         .json(EnrollResponse { secret: enrollment.secret_base32, otpauth_uri: enrollment.otpauth_uri }))
 }
@@ -102,8 +102,8 @@ pub async fn confirm(
 ) -> Result<HttpResponse, ApiError> {
     service(&state)?;
     let client = client(&request, &state);
-    let enroller = state.auth.enroller(bearer(&request), body.enrollment_token.as_deref(), &client).await?;
-    match state.auth.confirm_totp(enroller, &body.code, &client).await? {
+    let enroller = state.runtime().auth.enroller(bearer(&request), body.enrollment_token.as_deref(), &client).await?;
+    match state.runtime().auth.confirm_totp(enroller, &body.code, &client).await? {
         Some(login) => Ok(logged_in(login)),
         None => Ok(HttpResponse::Ok().json(SuccessResponse { success: true })),
     }
@@ -126,6 +126,6 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     service(&state)?;
     let token = require_bearer(&request, ErrorShape::Success)?;
-    state.auth.disable_totp(token, &body.code, &client(&request, &state)).await?;
+    state.runtime().auth.disable_totp(token, &body.code, &client(&request, &state)).await?;
     Ok(HttpResponse::Ok().json(SuccessResponse { success: true }))
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod authenticate;
+pub mod config;
 pub mod health;
 pub mod metrics;
 pub mod mfa;

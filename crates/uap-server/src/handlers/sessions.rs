@@ -41,10 +41,10 @@ pub async fn refresh(
     };
     let client = client(&request, &state);
     let issued = match refresh_token {
-        Some(refresh_token) => state.auth.refresh_with_refresh_token(&refresh_token, &client).await,
+        Some(refresh_token) => state.runtime().auth.refresh_with_refresh_token(&refresh_token, &client).await,
         None => {
             let token = require_bearer(&request, ErrorShape::Success)?;
-            state.auth.refresh_with_token(token, &client).await
+            state.runtime().auth.refresh_with_token(token, &client).await
         }
     }
     .map_err(|err| ApiError::session(&err, ErrorShape::Success))?;
@@ -75,6 +75,7 @@ pub async fn logout(state: web::Data<AppState>, request: HttpRequest) -> Result<
     let token = require_bearer(&request, ErrorShape::Success)?;
     let client = client(&request, &state);
     let ended = state
+        .runtime()
         .auth
         .sessions()
         .logout(token, &client)
@@ -100,6 +101,7 @@ pub async fn logout_all(state: web::Data<AppState>, request: HttpRequest) -> Res
     let token = require_bearer(&request, ErrorShape::Success)?;
     let client = client(&request, &state);
     let ended = state
+        .runtime()
         .auth
         .sessions()
         .logout_all(token, &client)
@@ -123,8 +125,13 @@ pub async fn logout_all(state: web::Data<AppState>, request: HttpRequest) -> Res
 pub async fn list_sessions(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = require_bearer(&request, ErrorShape::Success)?;
     let client = client(&request, &state);
-    let sessions =
-        state.auth.sessions().list(token, &client).await.map_err(|err| ApiError::session(&err, ErrorShape::Success))?;
+    let sessions = state
+        .runtime()
+        .auth
+        .sessions()
+        .list(token, &client)
+        .await
+        .map_err(|err| ApiError::session(&err, ErrorShape::Success))?;
     let sessions = sessions
         .into_iter()
         .map(|s| SessionInfo {

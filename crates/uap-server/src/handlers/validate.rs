@@ -39,7 +39,7 @@ fn valid(session: ValidSession) -> ValidateResponse {
 pub async fn validate(state: web::Data<AppState>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let token = require_bearer(&request, ErrorShape::Valid)?;
     let client = client(&request, &state);
-    match state.auth.sessions().validate(token, &client).await {
+    match state.runtime().auth.sessions().validate(token, &client).await {
         Ok(session) => {
             // The access log's user id; skipped (no allocation) when that log is off.
             let user =
@@ -77,7 +77,8 @@ pub async fn validate_batch(
         return Err(ApiError::BadRequest(format!("at most {MAX_BATCH} tokens per batch (got {})", tokens.len())));
     }
     let client = client(&request, &state);
-    let sessions = state.auth.sessions();
+    let runtime = state.runtime();
+    let sessions = runtime.auth.sessions();
     let results: Vec<ValidateResponse> = stream::iter(tokens)
         .map(|token| {
             let client = &client;
