@@ -79,6 +79,7 @@ macro_rules! per_backend_parallel {
 
 mod audit_query;
 mod check;
+mod configurations;
 mod directory;
 mod directory_errors;
 mod internal;
