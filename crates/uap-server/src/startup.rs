@@ -18,15 +18,20 @@ use uap_domain::password::{self, PasswordPolicy, StoredHash};
 use uap_domain::pipeline::Pipeline;
 use uap_domain::session::SessionManager;
 use uap_ports::{
-    Clock, EventBus, IdGenerator, MfaFactorStore, MiddlewareRun, RandomIds, RateLimitStore, SessionStore, SystemClock,
+    Clock, ConfigStore, EventBus, IdGenerator, MfaFactorStore, MiddlewareRun, RandomIds, RateLimitStore, SessionStore,
+    SystemClock,
 };
 use uap_redis::Redis;
 
 use crate::admin::AdminGuard;
 use crate::alerts;
 use crate::client_ip::ClientIpResolver;
-use crate::config::{AlertSettings, Config, HostSource, HttpConfig, Listen, SessionBackend, Settings};
+use crate::config::{
+    AlertSettings, Config, ConfigSource, HostSource, HttpConfig, Listen, SessionBackend, Settings, apply_changes,
+    stored_changes,
+};
 use crate::error::StartupError;
+use crate::follow;
 use crate::http;
 use crate::metrics::Metrics;
 use crate::observe::{self, ObservedAudit};
@@ -96,6 +101,8 @@ pub(crate) struct Shared {
     ids: Arc<dyn IdGenerator>,
     pool: Arc<HashPool>,
     registry: Arc<MiddlewareRegistry>,
+    /// Where a configuration change is announced to the other instances.
+    pub(crate) bus: Option<Arc<dyn EventBus>>,
 }
 
 impl Shared {
@@ -214,8 +221,10 @@ impl Application {
             Some(redis) => Some(Redis::connect(redis.clone()).await.map_err(StartupError::Redis)?),
             None => None,
         };
-        let bus = event_bus(redis.as_ref()).await?;
-        let stores = stores(config.storage.sessions, redis.as_ref(), &internal_db, bus, &metrics).await?;
+        // A `ConfigChanged` from another instance wakes the follower.
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let bus = event_bus(redis.as_ref(), Arc::clone(&wake)).await?;
+        let stores = stores(config.storage.sessions, redis.as_ref(), &internal_db, bus.clone(), &metrics).await?;
         let queues = audit_queues(&internal_db);
         let recorder = AuditRecorder::new(
             Arc::new(ObservedAudit::new(Arc::new(queues.audit.clone()), metrics.clone())),
@@ -236,13 +245,15 @@ impl Application {
             ids,
             pool: Arc::new(pool),
             registry: Arc::new(registry),
+            bus,
         };
         // What outlives the runtime, taken before the configuration is consumed.
         let (listen, http, telemetry) = (config.listen.clone(), config.http.clone(), config.telemetry.clone());
         let (retention_days, alerts, service) =
             (config.audit_retention_days, config.alerts.clone(), config.service_name.clone());
         let backend = config.storage.sessions;
-        let runtime = build_runtime(&shared, config, None).await?;
+        let (config, version, seen) = config_source(config, &internal_db, &shared).await?;
+        let runtime = build_runtime(&shared, config, version).await?;
         let host = Arc::clone(&runtime.host);
         let stable = StableParts {
             metrics,
@@ -269,6 +280,7 @@ impl Application {
             },
             observe::REFRESH_INTERVAL,
         ))];
+        observers.push(tokio::spawn(follow::follow(state.clone(), wake, seen)));
         if let Some(alerts) = alerts {
             observers.push(alerts_task(alerts, &state, &clock, service)?);
         }
@@ -317,16 +329,54 @@ impl Application {
     }
 }
 
-/// The Redis event bus (sessions ended elsewhere, config changes), with a
-/// debug log of what arrives.
-async fn event_bus(redis: Option<&Redis>) -> Result<Option<Arc<dyn EventBus>>, StartupError> {
+/// The configuration to start with: the file's, or with `config_source =
+/// "database"` the newest stored version applied over it; with the stored
+/// version it is (`None`: the file's) and the newest version already
+/// accounted for (later ones are followed).
+///
+/// # Errors
+/// The internal database failing, or a stored version that does not apply.
+async fn config_source(
+    config: Config,
+    internal_db: &InternalDb,
+    shared: &Shared,
+) -> Result<(Config, Option<i64>, i64), StartupError> {
+    let latest = internal_db.config_store().latest().await.map_err(StartupError::InternalDb)?;
+    let Some(latest) = latest else {
+        return Ok((config, None, 0));
+    };
+    if config.settings.config_source == ConfigSource::File {
+        return Ok((config, None, latest.version));
+    }
+    let at = |e: String| StartupError::Config(format!("config_source = \"database\": version {}: {e}", latest.version));
+    let changes = stored_changes(&config.settings, &latest.data).map_err(at)?;
+    if changes.is_empty() {
+        return Ok((config, Some(latest.version), latest.version));
+    }
+    let candidate = apply_changes(&config.settings, &changes).map_err(StartupError::Invalid)?;
+    let config = Config::from_settings(candidate, &shared.custom_middleware()).map_err(StartupError::Invalid)?;
+    tracing::info!(version = latest.version, "configuration version from the internal database applied over the file");
+    Ok((config, Some(latest.version), latest.version))
+}
+
+/// The Redis event bus (sessions ended elsewhere, config changes): a
+/// `ConfigChanged` wakes the configuration follower.
+async fn event_bus(
+    redis: Option<&Redis>,
+    wake: Arc<tokio::sync::Notify>,
+) -> Result<Option<Arc<dyn EventBus>>, StartupError> {
     let Some(redis) = redis else {
         return Ok(None);
     };
     let bus: Arc<dyn EventBus> = Arc::new(redis.event_bus());
-    bus.subscribe(Arc::new(|event| tracing::debug!(?event, "event from the bus")))
-        .await
-        .map_err(StartupError::Redis)?;
+    bus.subscribe(Arc::new(move |event| {
+        tracing::debug!(?event, "event from the bus");
+        if matches!(event, uap_ports::BusEvent::ConfigChanged { .. }) {
+            wake.notify_one();
+        }
+    }))
+    .await
+    .map_err(StartupError::Redis)?;
     Ok(Some(bus))
 }
 

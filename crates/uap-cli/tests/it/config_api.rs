@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, TempDir, audit_count, serve_sqlite, sqlite};
+use crate::support::{Server, TempDir, audit_count, redis_url, serve_in, serve_sqlite, sqlite};
 
 const KEY: &str = "admin-key-for-config-tests-0123";
 const JWT: &str = "0123456789abcdef0123456789abcdef";
@@ -15,17 +15,46 @@ const SEALING: &str = "777777777777777777777777777777777777777777777777777777777
 /// bcrypt `$2y$` cost 4 of "bob-password".
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
 
-async fn start() -> (Server, TempDir) {
-    let host = format!(
+fn host_sql() -> String {
+    format!(
         "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, password TEXT);
          INSERT INTO users (username, password) VALUES ('bob', '{BOB}');
          CREATE TABLE accounts (id INTEGER PRIMARY KEY, username TEXT UNIQUE, password TEXT);
          INSERT INTO accounts (username, password) VALUES ('carol', '{BOB}');"
-    );
-    let extra = format!(
-        "admin_api_key = \"{KEY}\"\nencryption_key = \"{SEALING}\"\nrefusal_floor_max_ms = 0\nbcrypt_cost = 4\n"
-    );
-    serve_sqlite(&host, &extra).await
+    )
+}
+
+fn extra() -> String {
+    format!("admin_api_key = \"{KEY}\"\nencryption_key = \"{SEALING}\"\nrefusal_floor_max_ms = 0\nbcrypt_cost = 4\n")
+}
+
+async fn start() -> (Server, TempDir) {
+    serve_sqlite(&host_sql(), &extra()).await
+}
+
+/// Two instances over one host database and one internal database (and,
+/// with `settings`, one Redis).
+async fn two_instances(settings: &str) -> (Server, Server, TempDir) {
+    let dir = TempDir::new();
+    let host = dir.path().join("host.db");
+    sqlite(&host, &host_sql());
+    let host_url = format!("sqlite://{}", host.display());
+    let extra = format!("{}{settings}", extra());
+    let a = serve_in(&dir, &host_url, &extra).await;
+    let b = serve_in(&dir, &host_url, &extra).await;
+    (a, b, dir)
+}
+
+/// Waits (up to 10 s) until `server` runs configuration `version` (asking
+/// the admin API: failed logins would trip the rate limit).
+async fn reaches_version(server: &Server, version: i64) -> bool {
+    for _ in 0..100 {
+        if get_config(server).await.1["version"] == version {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -132,4 +161,60 @@ async fn a_new_signing_key_ends_the_old_tokens() {
     let (status, fresh) = login(&server, "bob").await;
     assert_eq!(status, 200);
     assert_eq!(validate(&server, fresh["token"].as_str().unwrap()).await, 200);
+}
+
+#[tokio::test]
+async fn a_change_on_one_instance_reaches_the_other_over_the_bus() {
+    let Some(redis) = redis_url() else { return };
+    let prefix = format!("uap-config-{}:", uuid::Uuid::new_v4().simple());
+    let (a, b, _dir) = two_instances(&format!("redis_url = \"{redis}\"\nredis_key_prefix = \"{prefix}\"\n")).await;
+    assert_eq!(login(&b, "carol").await.0, 401);
+    let (status, body) = put_config(&a, json!({ "host_user_table": "accounts" })).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(reaches_version(&b, 1).await, "the other instance took the change");
+    assert_eq!(login(&b, "carol").await.0, 200);
+    assert_eq!(login(&b, "bob").await.0, 401);
+}
+
+#[tokio::test]
+async fn without_a_bus_the_other_instance_finds_the_change_by_polling() {
+    let (a, b, _dir) = two_instances("").await;
+    let (status, body) =
+        put_config(&a, json!({ "host_user_table": "accounts", "jwt_secret_key": "fedcba9876543210fedcba9876543210" }))
+            .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(reaches_version(&b, 1).await, "the other instance polled the change");
+    // The sealed signing key travelled too: a token from one instance is
+    // valid on the other.
+    let (_, session) = login(&b, "carol").await;
+    assert_eq!(validate(&a, session["token"].as_str().unwrap()).await, 200);
+}
+
+#[tokio::test]
+async fn config_source_decides_whether_the_stored_version_wins_at_start_up() {
+    let dir = TempDir::new();
+    let host = dir.path().join("host.db");
+    sqlite(&host, &host_sql());
+    let host_url = format!("sqlite://{}", host.display());
+    let first = serve_in(&dir, &host_url, &extra()).await;
+    let (status, body) = put_config(&first, json!({ "host_user_table": "accounts" })).await;
+    assert_eq!(status, 200, "{body}");
+    drop(first);
+
+    let from_file = serve_in(&dir, &host_url, &extra()).await;
+    let (_, shown) = get_config(&from_file).await;
+    assert_eq!(
+        (shown["version"].clone(), shown["configuration"]["host_user_table"].clone()),
+        (Value::Null, json!("users"))
+    );
+    assert_eq!(login(&from_file, "bob").await.0, 200, "config_source = \"file\": the file wins");
+    drop(from_file);
+
+    let from_database = serve_in(&dir, &host_url, &format!("{}config_source = \"database\"\n", extra())).await;
+    let (_, shown) = get_config(&from_database).await;
+    assert_eq!(
+        (shown["version"].clone(), shown["configuration"]["host_user_table"].clone()),
+        (json!(1), json!("accounts"))
+    );
+    assert_eq!(login(&from_database, "carol").await.0, 200, "config_source = \"database\": the stored version wins");
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, TempDir, free_port, sqlite, uap};
+use crate::support::{Server, TempDir, free_port, redis_url, sqlite, uap};
 
 /// bcrypt (cost 4) of "bob-password".
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -36,17 +36,6 @@ const SPOOFED_FORWARDED: &str = "for=203.0.113.77";
 
 fn required() -> bool {
     std::env::var("UAP_REQUIRE_INTEGRATION").as_deref() == Ok("1")
-}
-
-fn redis_url() -> Option<String> {
-    match std::env::var("UAP_TEST_REDIS_URL") {
-        Ok(url) => Some(url),
-        Err(_) if required() => panic!("UAP_TEST_REDIS_URL is required (UAP_REQUIRE_INTEGRATION=1)"),
-        Err(_) => {
-            eprintln!("skipping: UAP_TEST_REDIS_URL not set");
-            None
-        }
-    }
 }
 
 fn nginx_binary() -> Option<PathBuf> {

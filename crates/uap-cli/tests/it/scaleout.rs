@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
 
 use crate::proxy::Proxy;
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Server, TempDir, free_port, redis_url, uap};
 
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
 
@@ -23,19 +23,6 @@ fn host_db(dir: &TempDir) -> String {
         .unwrap();
     assert!(status.success());
     format!("sqlite://{}", host.display())
-}
-
-fn redis_url() -> Option<String> {
-    match std::env::var("UAP_TEST_REDIS_URL") {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("UAP_REQUIRE_INTEGRATION").as_deref() == Ok("1") => {
-            panic!("UAP_TEST_REDIS_URL is required (UAP_REQUIRE_INTEGRATION=1)")
-        }
-        Err(_) => {
-            eprintln!("skipping: UAP_TEST_REDIS_URL not set");
-            None
-        }
-    }
 }
 
 async fn serve(dir: &TempDir, name: &str, settings: &str) -> Server {

@@ -119,6 +119,21 @@ pub fn sqlite(db: &Path, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// `UAP_TEST_REDIS_URL`, or `None` with a visible skip message (a failure
+/// when `UAP_REQUIRE_INTEGRATION=1`).
+pub fn redis_url() -> Option<String> {
+    match std::env::var("UAP_TEST_REDIS_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("UAP_REQUIRE_INTEGRATION").as_deref() == Ok("1") => {
+            panic!("UAP_TEST_REDIS_URL is required (UAP_REQUIRE_INTEGRATION=1)")
+        }
+        Err(_) => {
+            eprintln!("skipping: UAP_TEST_REDIS_URL not set");
+            None
+        }
+    }
+}
+
 /// The audit rows of the internal database `dir/uap.db` matching `filter`,
 /// waiting up to 3 s for the first one (events reach the database through a
 /// batching writer).

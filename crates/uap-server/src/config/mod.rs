@@ -31,8 +31,8 @@ use uap_redis::{DEFAULT_TIMEOUT, RedisConfig};
 
 pub use load::{SettingsError, from_figment, load, load_settings};
 pub use middleware::MiddlewareEntry;
-pub use settings::{AlertSettings, DataSourceType, HostDbType, LogFormat, SessionStoreKind, Settings};
-pub use update::{RESTART_ONLY, apply as apply_changes, diff as changes_between, stored_form};
+pub use settings::{AlertSettings, ConfigSource, DataSourceType, HostDbType, LogFormat, SessionStoreKind, Settings};
+pub use update::{RESTART_ONLY, apply as apply_changes, diff as changes_between, stored_changes, stored_form};
 
 /// Pooled connections to the host database.
 const HOST_MAX_CONNECTIONS: u32 = 16;

@@ -55,6 +55,18 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// `config_source`: what wins at start-up when the internal database holds
+/// configuration versions made through the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigSource {
+    /// The file (and environment); versions made later are followed.
+    #[default]
+    File,
+    /// The newest stored version, applied over the file.
+    Database,
+}
+
 /// The whole configuration. Field docs give the default.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -170,6 +182,9 @@ pub struct Settings {
     pub database_url: SecretString,
     /// [true]
     pub auto_migrate: bool,
+    /// [file] whether the newest configuration version stored through the
+    /// admin API wins over the file at start-up.
+    pub config_source: ConfigSource,
     /// [none]
     #[serde(serialize_with = "redact::optional")]
     pub redis_url: Option<SecretString>,
@@ -340,6 +355,7 @@ impl Default for Settings {
             jwt_audience: None,
             database_url: SecretString::from("sqlite://uap.db?mode=rwc"),
             auto_migrate: true,
+            config_source: ConfigSource::default(),
             redis_url: None,
             session_store: SessionStoreKind::default(),
             redis_key_prefix: "uap:".into(),

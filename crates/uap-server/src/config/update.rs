@@ -34,6 +34,7 @@ pub const RESTART_ONLY: &[&str] = &[
     "tls_cert_file",
     "tls_key_file",
     "alerts",
+    "config_source",
 ];
 
 /// The most keys one change may carry (CONTRACT §2 has fewer).
@@ -188,6 +189,91 @@ fn secrets(settings: &Settings) -> Value {
     Value::Object(map)
 }
 
+/// The changes that bring `current` to a version another instance stored
+/// (its [`stored_form`]): every shown key that differs (restart-only keys
+/// excepted: each instance keeps its own listener, databases…), and — when the
+/// version carries sealed secrets and `current` has the same
+/// `encryption_key` — the secrets and `middleware_stack` that differ.
+/// Shown values that hold a redacted secret are skipped (without a sealing
+/// key, secrets stay as this instance has them).
+///
+/// # Errors
+/// When the sealed secrets cannot be opened with this instance's key.
+pub fn stored_changes(current: &Settings, stored: &Value) -> Result<Map<String, Value>, String> {
+    let Ok(Value::Object(running)) = serde_json::to_value(current) else {
+        return Err("the running configuration is not an object".into());
+    };
+    let mut changes: Map<String, Value> = stored["settings"]
+        .as_object()
+        .map(|shown| {
+            shown
+                .iter()
+                .filter(|(key, value)| {
+                    running.get(*key) != Some(value) && !holds_redacted(value) && !RESTART_ONLY.contains(&key.as_str())
+                })
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let sealed = &stored["sealed_secrets"];
+    if let (Some(key), Some(ciphertext), Some(nonce)) =
+        (&current.encryption_key, sealed["ciphertext"].as_str(), sealed["nonce"].as_str())
+    {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let sealer = uap_domain::mfa::SecretBox::from_config(key.expose_secret()).map_err(|e| e.to_string())?;
+        let (ciphertext, nonce) = (b64.decode(ciphertext), b64.decode(nonce));
+        let (Ok(ciphertext), Ok(nonce)) = (ciphertext, nonce) else {
+            return Err("the sealed secrets are not base64".into());
+        };
+        let plaintext = sealer.open(&ciphertext, &nonce, SEALED_CONTEXT).map_err(|e| e.to_string())?;
+        let secrets: Map<String, Value> = serde_json::from_slice(&plaintext).map_err(|e| e.to_string())?;
+        for (key, value) in secrets {
+            if key == "middleware_stack" {
+                let stack: Vec<Value> = value.as_array().into_iter().flatten().map(flattened).collect();
+                let mine: Vec<Value> = secrets_stack(current);
+                if stack != mine {
+                    changes.insert(key, Value::Array(stack));
+                }
+            } else if !RESTART_ONLY.contains(&key.as_str())
+                && secret(current, &key).is_some_and(|mine| mine.as_deref() != value.as_str())
+            {
+                changes.insert(key, value);
+            }
+        }
+    }
+    Ok(changes)
+}
+
+/// `{name, enabled, options}` as a `middleware_stack` entry table.
+fn flattened(entry: &Value) -> Value {
+    let mut table = entry["options"].as_object().cloned().unwrap_or_default();
+    table.insert("name".into(), entry["name"].clone());
+    table.insert("enabled".into(), entry["enabled"].clone());
+    Value::Object(table)
+}
+
+/// This instance's `middleware_stack`, unredacted, as entry tables.
+fn secrets_stack(settings: &Settings) -> Vec<Value> {
+    settings
+        .middleware_stack
+        .iter()
+        .map(|entry| {
+            flattened(&serde_json::json!({ "name": entry.name, "enabled": entry.enabled, "options": entry.options }))
+        })
+        .collect()
+}
+
+/// Whether a shown value is or holds `"***"`.
+fn holds_redacted(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text == super::redact::REDACTED,
+        Value::Array(items) => items.iter().any(holds_redacted),
+        Value::Object(map) => map.values().any(holds_redacted),
+        _ => false,
+    }
+}
+
 /// A serde message naming the key, without the offending value (it may be
 /// a secret).
 fn describe(err: &serde_json::Error) -> ConfigError {
@@ -260,6 +346,32 @@ mod tests {
         let text = stored.to_string();
         assert!(!text.contains("hunter2") && !text.contains("0123456789abcdef"), "{text}");
         assert!(stored["sealed_secrets"]["ciphertext"].as_str().is_some_and(|c| c.len() > 40));
+    }
+
+    #[test]
+    fn another_instance_reads_the_changes_back_with_the_same_key() {
+        let key = Some(SecretString::from("7".repeat(64)));
+        let mine = Settings { encryption_key: key.clone(), ..running() };
+        let theirs = apply(
+            &mine,
+            &changes(json!({"host_user_table": "accounts", "jwt_secret_key": "fedcba9876543210fedcba9876543210"})),
+        )
+        .unwrap();
+        let found = stored_changes(&mine, &stored_form(&theirs)).unwrap();
+        assert_eq!(found.keys().collect::<Vec<_>>(), vec!["host_user_table", "jwt_secret_key"]);
+        let next = apply(&mine, &found).unwrap();
+        assert_eq!(
+            next.jwt_secret_key.as_ref().map(|s| s.expose_secret().to_owned()),
+            Some("fedcba9876543210fedcba9876543210".into())
+        );
+        // Without the sealing key only the shown keys travel.
+        let plain = Settings { encryption_key: None, ..running() };
+        let theirs = apply(&plain, &changes(json!({"max_attempts": 9}))).unwrap();
+        assert_eq!(
+            stored_changes(&plain, &stored_form(&theirs)).unwrap().keys().collect::<Vec<_>>(),
+            vec!["max_attempts"]
+        );
+        assert!(stored_changes(&plain, &stored_form(&plain)).unwrap().is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use uap_domain::EventDetails;
 use uap_domain::config::ConfigError;
-use uap_ports::AuditEventType;
+use uap_ports::{AuditEventType, BusEvent};
 
 use super::client;
 use crate::api::{ApiError, ConfigurationRefusal, ConfigurationResponse, ConfigurationView, FailureResponse};
@@ -95,6 +95,11 @@ pub async fn update(
         .map_err(|e| ApiError::dependency("internal database", &e))?;
     runtime.version = Some(version);
     state.swap(runtime);
+    if let Some(bus) = &state.shared.bus
+        && let Err(err) = bus.publish(&BusEvent::ConfigChanged { version }).await
+    {
+        tracing::warn!(error = %err, version, "configuration change not announced; other instances poll for it");
+    }
     tracing::info!(version, changed = ?changes.keys().collect::<Vec<_>>(), "configuration changed");
     record(&state, &context, true, json!({ "version": version, "changes": changes })).await;
     Ok(HttpResponse::Ok().json(ConfigurationResponse {
