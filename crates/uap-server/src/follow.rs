@@ -60,10 +60,14 @@ async fn catch_up(state: &AppState, seen: i64, failed: &mut Option<i64>) -> Resu
     } else {
         apply_changes(&current.settings, &changes).map_err(|e| join(&e))?
     };
+    let tls = state.tls_change(&current.settings, &candidate)?.map(|(cert, key)| (cert.to_owned(), key.to_owned()));
     let config = Config::from_settings(candidate, &state.shared.custom_middleware()).map_err(|e| join(&e))?;
     match build_runtime(&state.shared, config, Some(latest.version)).await {
         Ok(runtime) => {
             state.swap(runtime);
+            if let Some((cert, key)) = &tls {
+                state.reload_tls((cert, key));
+            }
             tracing::info!(version = latest.version, changed = ?changes.keys().collect::<Vec<_>>(), "configuration change from another instance applied");
             Ok(latest.version)
         }

@@ -264,9 +264,13 @@ impl Application {
             clock: Arc::clone(&clock),
             audit: recorder,
         };
-        let state = web::Data::new(AppState::new(runtime, stable, shared));
+        let tls = match &http.tls {
+            Some(files) => Some(TlsCertificates::load(&files.cert, &files.key).map_err(StartupError::Config)?),
+            None => None,
+        };
+        let state = web::Data::new(AppState::new(runtime, stable, shared, tls.clone()));
         let observed = telemetry.otlp_endpoint.is_some() || telemetry.sentry_dsn.is_some();
-        let (server, port, tls) = serve(&listen, &http, observed, state.clone())?;
+        let (server, port) = serve(&listen, &http, tls.as_ref(), observed, state.clone())?;
 
         let retention =
             tokio::spawn(retention::daily(Arc::clone(&state.internal_db), retention_days, Arc::clone(&clock)));
@@ -445,17 +449,14 @@ async fn dummy_hash(policy: &PasswordPolicy) -> Result<StoredHash, StartupError>
     .map_err(|e| failed(&e))?
 }
 
-/// Binds the listener and starts the HTTP server (TLS when configured).
+/// Binds the listener and starts the HTTP server (over `tls` when set).
 fn serve(
     listen: &Listen,
     http: &HttpConfig,
+    tls: Option<&Arc<TlsCertificates>>,
     observed: bool,
     state: web::Data<AppState>,
-) -> Result<(Server, u16, Option<Arc<TlsCertificates>>), StartupError> {
-    let tls = match &http.tls {
-        Some(files) => Some(TlsCertificates::load(&files.cert, &files.key).map_err(StartupError::Config)?),
-        None => None,
-    };
+) -> Result<(Server, u16), StartupError> {
     let hsts = web::Data::new(HstsPolicy { tls: tls.is_some(), trusted_proxies: http.trusted_proxies.clone() });
     let address = format!("{}:{}", listen.bind, listen.port);
     let listener =
@@ -472,7 +473,7 @@ fn serve(
             .wrap(Condition::new(observed, from_fn(request_span::observe)))
             .configure(http::configure(max_body))
     });
-    let server = match &tls {
+    let server = match tls {
         Some(certificates) => {
             server.listen_rustls_0_23(listener, certificates.server_config().map_err(StartupError::Config)?)
         }
@@ -481,7 +482,7 @@ fn serve(
     .map_err(|source| StartupError::Bind { address, source })?
     .shutdown_timeout(10)
     .run();
-    Ok((server, port, tls))
+    Ok((server, port))
 }
 
 /// The alert evaluator of `[alerts]`.

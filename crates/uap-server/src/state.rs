@@ -16,6 +16,7 @@ use crate::client_ip::ClientIpResolver;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::startup::Shared;
+use crate::tls::TlsCertificates;
 
 /// What the configuration builds and a reload replaces.
 pub struct Runtime {
@@ -50,11 +51,14 @@ pub struct AppState {
     pub(crate) shared: Shared,
     /// One configuration change at a time.
     pub(crate) reload: tokio::sync::Mutex<()>,
+    /// The served certificate (`None`: plain HTTP), replaced by a change of
+    /// `tls_cert_file`/`tls_key_file`.
+    pub(crate) tls: Option<Arc<TlsCertificates>>,
 }
 
 impl AppState {
     /// The state around `runtime`.
-    pub(crate) fn new(runtime: Runtime, parts: StableParts, shared: Shared) -> Self {
+    pub(crate) fn new(runtime: Runtime, parts: StableParts, shared: Shared, tls: Option<Arc<TlsCertificates>>) -> Self {
         Self {
             runtime: ArcSwap::from_pointee(runtime),
             metrics: parts.metrics,
@@ -66,6 +70,7 @@ impl AppState {
             config_store: parts.config_store,
             shared,
             reload: tokio::sync::Mutex::new(()),
+            tls,
         }
     }
 
@@ -78,6 +83,39 @@ impl AppState {
     /// Puts `runtime` in place of the current one.
     pub(crate) fn swap(&self, runtime: Runtime) {
         self.runtime.store(Arc::new(runtime));
+    }
+
+    /// The certificate `candidate` names, checked, when it differs from the
+    /// served one (`Ok(None)`: nothing to reload).
+    ///
+    /// # Errors
+    /// An unreadable or mismatched pair, or a change between HTTP and HTTPS
+    /// (which needs a restart), naming the key.
+    pub(crate) fn tls_change<'a>(
+        &self,
+        current: &Settings,
+        candidate: &'a Settings,
+    ) -> Result<Option<(&'a str, &'a str)>, String> {
+        let next = (candidate.tls_cert_file.as_deref(), candidate.tls_key_file.as_deref());
+        if (current.tls_cert_file.as_deref(), current.tls_key_file.as_deref()) == next {
+            return Ok(None);
+        }
+        match (&self.tls, next) {
+            (Some(_), (Some(cert), Some(key))) => {
+                TlsCertificates::load(cert, key)?;
+                Ok(Some((cert, key)))
+            }
+            _ => Err("tls_cert_file: switching between HTTP and HTTPS changes only on restart".into()),
+        }
+    }
+
+    /// Serves `cert`/`key` from the next handshake on.
+    pub(crate) fn reload_tls(&self, (cert, key): (&str, &str)) {
+        if let Some(tls) = &self.tls
+            && let Err(err) = tls.reload(cert, key)
+        {
+            tracing::error!(error = %err, "TLS certificate not reloaded; the served one is kept");
+        }
     }
 }
 

@@ -123,7 +123,8 @@ async fn a_change_is_validated_then_applied_without_restart() {
     let (status, body) = put_config(&server, json!({ "host_user_table": "accounts", "max_attempts": 7 })).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!((body["success"].clone(), body["version"].clone()), (json!(true), json!(1)));
-    assert_eq!(login(&server, "carol").await.0, 200, "the new table");
+    let (status, before) = login(&server, "carol").await;
+    assert_eq!(status, 200, "the new table");
     assert_eq!(login(&server, "bob").await.0, 401, "bob is not in accounts");
     assert_eq!(validate(&server, &token).await, 200, "sessions survive a change that keeps the signing key");
     let (_, shown) = get_config(&server).await;
@@ -134,17 +135,33 @@ async fn a_change_is_validated_then_applied_without_restart() {
     assert_eq!(shown["configuration"]["max_attempts"], 7);
     assert_eq!(shown["configuration"]["jwt_secret_key"], "***", "secrets kept, still hidden");
 
+    // A hot reload shows in the next login's expiry.
+    let (status, body) = put_config(&server, json!({ "session_duration": 120 })).await;
+    assert_eq!((status, body["version"].clone()), (200, json!(2)), "{body}");
+    let (_, after) = login(&server, "carol").await;
+    let expiry = |session: &Value| {
+        let text = session["expires_at"].as_str().unwrap().to_owned();
+        time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    // The first login got the default hour; the next, a moment later, 120 s.
+    let shorter = (expiry(&before) - expiry(&after)).whole_seconds();
+    assert!((3470..=3481).contains(&shorter), "expiry {shorter} s earlier, session_duration 3600 → 120");
+
     // Stored as a version: shown fields redacted, secrets only sealed.
     let db = dir.path().join("uap.db");
-    let stored = sqlite(&db, "SELECT version || ' ' || is_active || ' ' || config_data FROM uap_configurations");
-    assert!(stored.starts_with("1 1 "), "{stored}");
+    let stored = sqlite(
+        &db,
+        "SELECT version || ' ' || is_active || ' ' || config_data FROM uap_configurations ORDER BY version DESC LIMIT 1",
+    );
+    assert!(stored.starts_with("2 1 "), "{stored}");
+    assert_eq!(sqlite(&db, "SELECT COUNT(*) FROM uap_configurations WHERE is_active"), "1");
     assert!(!stored.contains(JWT) && !stored.contains(KEY) && !stored.contains("host.db"), "{stored}");
     assert!(stored.contains("\"sealed_secrets\":{\"ciphertext\""), "{stored}");
 
     // Audited: one applied change with its diff, the refusals.
     let applied = "event_type = 'CONFIGURATION_CHANGE' AND success";
-    assert_eq!(audit_count(&dir, applied).await, 1);
-    let diff = sqlite(&db, &format!("SELECT metadata FROM uap_audit_logs WHERE {applied}"));
+    assert_eq!(audit_count(&dir, applied).await, 2);
+    let diff = sqlite(&db, &format!("SELECT group_concat(metadata) FROM uap_audit_logs WHERE {applied}"));
     assert!(diff.contains("\"host_user_table\":{\"from\":\"users\",\"to\":\"accounts\"}"), "{diff}");
     assert!(!diff.contains(JWT) && !diff.contains(KEY), "{diff}");
     assert_eq!(audit_count(&dir, "event_type = 'CONFIGURATION_CHANGE' AND NOT success").await, 4);

@@ -113,6 +113,37 @@ async fn https_with_a_pem_certificate_sends_hsts() {
 }
 
 #[tokio::test]
+async fn a_configuration_change_reloads_the_certificate_without_a_restart() {
+    const KEY: &str = "admin-key-for-tls-tests-0123456";
+    let dir = TempDir::new();
+    let (cert, key, first_pem) = test_certificate(&dir, "first");
+    let (next_cert, next_key, next_pem) = test_certificate(&dir, "next");
+    let settings = format!("tls_cert_file = \"{cert}\"\ntls_key_file = \"{key}\"\nadmin_api_key = \"{KEY}\"\n");
+    let (command, port) = serve_command(&dir, &settings);
+    let first = https_client(&first_pem);
+    let _server = start_https(command, port, &first).await;
+    let url = |path: &str| format!("https://127.0.0.1:{port}{path}");
+
+    // A pair that does not match is refused; the served certificate stays.
+    let mismatched = serde_json::json!({ "tls_cert_file": next_cert, "tls_key_file": key });
+    let refused = first.put(url("/api/v1/config/")).header("X-API-Key", KEY).json(&mismatched).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert!(body["validation_errors"].to_string().contains("tls_key_file"), "{body}");
+    assert_eq!(first.get(url("/health/live")).send().await.unwrap().status(), 200);
+
+    let change = serde_json::json!({ "tls_cert_file": next_cert, "tls_key_file": next_key });
+    let applied = first.put(url("/api/v1/config/")).header("X-API-Key", KEY).json(&change).send().await.unwrap();
+    assert_eq!(applied.status(), 200);
+    // New connections get the new certificate: a client trusting only it
+    // connects, one trusting only the old one does not.
+    let next = https_client(&next_pem);
+    assert_eq!(next.get(url("/health/live")).send().await.unwrap().status(), 200);
+    let fresh_first = https_client(&first_pem);
+    assert!(fresh_first.get(url("/health/live")).send().await.is_err(), "the old certificate is no longer served");
+}
+
+#[tokio::test]
 async fn hsts_behind_a_trusted_proxy_only_when_it_says_https() {
     let dir = TempDir::new();
     let (command, port) = serve_command(&dir, "trusted_proxies = [\"127.0.0.1/32\"]\n");

@@ -31,8 +31,6 @@ pub const RESTART_ONLY: &[&str] = &[
     "log_format",
     "otel_exporter_otlp_endpoint",
     "sentry_dsn",
-    "tls_cert_file",
-    "tls_key_file",
     "alerts",
     "config_source",
 ];

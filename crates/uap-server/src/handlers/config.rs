@@ -67,16 +67,19 @@ pub async fn update(
     let outcome = async {
         let candidate = apply_changes(&current.settings, &body).map_err(refusal)?;
         let changes = changes_between(&current.settings, &candidate);
+        let tls =
+            state.tls_change(&current.settings, &candidate).map_err(|e| refusal(vec![ConfigError::new("tls", e)]))?;
+        let tls = tls.map(|(cert, key)| (cert.to_owned(), key.to_owned()));
         let stored = stored_form(&candidate);
         let config = Config::from_settings(candidate, &state.shared.custom_middleware()).map_err(refusal)?;
         let runtime = build_runtime(&state.shared, config, None).await.map_err(|err| ApiError::Invalid {
             message: "Configuration validation failed",
             errors: vec![err.to_string()],
         })?;
-        Ok((runtime, changes, stored))
+        Ok((runtime, changes, stored, tls))
     }
     .await;
-    let (mut runtime, changes, stored) = match outcome {
+    let (mut runtime, changes, stored, tls) = match outcome {
         Ok(ready) => ready,
         Err(err) => {
             let errors = match &err {
@@ -95,6 +98,9 @@ pub async fn update(
         .map_err(|e| ApiError::dependency("internal database", &e))?;
     runtime.version = Some(version);
     state.swap(runtime);
+    if let Some((cert, key)) = &tls {
+        state.reload_tls((cert, key));
+    }
     if let Some(bus) = &state.shared.bus
         && let Err(err) = bus.publish(&BusEvent::ConfigChanged { version }).await
     {
