@@ -125,7 +125,9 @@ pub struct Sources {
     pub metrics: Metrics,
     pub store: Arc<dyn SessionStore>,
     pub audit_queue: BatchQueue<AuditEvent>,
-    pub host: Arc<SqlUserDirectory>,
+    /// The host directory of the current runtime (a configuration change
+    /// may replace it).
+    pub host: Arc<dyn Fn() -> Arc<SqlUserDirectory> + Send + Sync>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -150,7 +152,7 @@ pub async fn refresh_loop(sources: Sources, interval: Duration) {
         }
         (hits, misses) = (h, s);
         m.audit_queue_depth.set(i64::try_from(sources.audit_queue.depth()).unwrap_or(i64::MAX));
-        m.db_connections.set(i64::try_from(sources.host.connections_in_use()).unwrap_or(i64::MAX));
+        m.db_connections.set(i64::try_from((sources.host)().connections_in_use()).unwrap_or(i64::MAX));
     }
 }
 

@@ -254,7 +254,6 @@ impl Application {
         let backend = config.storage.sessions;
         let (config, version, seen) = config_source(config, &internal_db, &shared).await?;
         let runtime = build_runtime(&shared, config, version).await?;
-        let host = Arc::clone(&runtime.host);
         let stable = StableParts {
             metrics,
             audit_query: Arc::new(internal_db.audit_sink()),
@@ -279,7 +278,10 @@ impl Application {
                 metrics: state.metrics.clone(),
                 store: Arc::clone(&stores.sessions),
                 audit_queue: queues.audit,
-                host,
+                host: {
+                    let state = state.clone();
+                    Arc::new(move || Arc::clone(&state.runtime().host))
+                },
                 clock: Arc::clone(&clock),
             },
             observe::REFRESH_INTERVAL,
