@@ -38,7 +38,12 @@ pub const RESTART_ONLY: &[&str] = &[
 /// The most keys one change may carry (CONTRACT §2 has fewer).
 const MAX_KEYS: usize = 200;
 
-/// A secret's value, for comparisons (never shown).
+/// The top-level keys holding a secret (see [`secret`]).
+const SECRET_KEYS: [&str; 7] =
+    ["host_db_url", "jwt_secret_key", "database_url", "redis_url", "encryption_key", "admin_api_key", "sentry_dsn"];
+
+/// A secret's value, for comparisons (never shown); `None` for a key not in
+/// [`SECRET_KEYS`].
 fn secret(settings: &Settings, key: &str) -> Option<Option<String>> {
     let exposed = |s: &Option<secrecy::SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
     Some(match key {
@@ -75,34 +80,24 @@ pub fn apply(current: &Settings, changes: &Map<String, Value>) -> Result<Setting
     }
     let mut candidate: Settings = serde_json::from_value(Value::Object(view)).map_err(|e| vec![describe(&e)])?;
     // What the view showed redacted keeps its running value unless changed.
-    let kept = |key: &str| !changes.contains_key(key);
-    if kept("host_db_url") {
-        candidate.host_db_url.clone_from(&current.host_db_url);
+    macro_rules! keep_unless_changed {
+        ($($key:ident),*) => {$(
+            if !changes.contains_key(stringify!($key)) {
+                candidate.$key.clone_from(&current.$key);
+            }
+        )*};
     }
-    if kept("jwt_secret_key") {
-        candidate.jwt_secret_key.clone_from(&current.jwt_secret_key);
-    }
-    if kept("database_url") {
-        candidate.database_url.clone_from(&current.database_url);
-    }
-    if kept("redis_url") {
-        candidate.redis_url.clone_from(&current.redis_url);
-    }
-    if kept("encryption_key") {
-        candidate.encryption_key.clone_from(&current.encryption_key);
-    }
-    if kept("admin_api_key") {
-        candidate.admin_api_key.clone_from(&current.admin_api_key);
-    }
-    if kept("sentry_dsn") {
-        candidate.sentry_dsn.clone_from(&current.sentry_dsn);
-    }
-    if kept("middleware_stack") {
-        candidate.middleware_stack.clone_from(&current.middleware_stack);
-    }
-    if kept("alerts") {
-        candidate.alerts.clone_from(&current.alerts);
-    }
+    keep_unless_changed!(
+        host_db_url,
+        jwt_secret_key,
+        database_url,
+        redis_url,
+        encryption_key,
+        admin_api_key,
+        sentry_dsn,
+        middleware_stack,
+        alerts
+    );
     let restart: Vec<ConfigError> = changes
         .keys()
         .filter(|key| RESTART_ONLY.contains(&key.as_str()))
@@ -168,9 +163,7 @@ const SEALED_CONTEXT: &[u8] = b"uap-configuration-secrets-v1";
 /// Every secret of `settings`, exposed (only ever sealed).
 fn secrets(settings: &Settings) -> Value {
     let mut map = Map::new();
-    for key in
-        ["host_db_url", "jwt_secret_key", "database_url", "redis_url", "encryption_key", "admin_api_key", "sentry_dsn"]
-    {
+    for key in SECRET_KEYS {
         if let Some(Some(value)) = secret(settings, key) {
             map.insert(key.to_owned(), Value::String(value));
         }
