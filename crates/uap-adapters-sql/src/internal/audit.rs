@@ -13,7 +13,7 @@ use uap_ports::{
     AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, AuditSummary, EventTypeStats, StoreError,
 };
 
-use super::{Inner, db_err, json, read_json, read_opt_str, read_str, read_ts, text, ts};
+use super::{Inner, db_err, json, on_duplicate_id_do_nothing, read_json, read_opt_str, read_str, read_ts, text, ts};
 use crate::SqlBackend;
 use crate::sql::Sql;
 
@@ -341,6 +341,7 @@ impl AuditSink for SqlAuditSink {
                     ts(b, e.timestamp),
                 ]);
             }
+            sql.push(on_duplicate_id_do_nothing(b));
             txn.execute_raw(sql.build()).await.map_err(db_err)?;
         }
         txn.commit().await.map_err(db_err)

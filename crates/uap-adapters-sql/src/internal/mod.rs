@@ -170,6 +170,16 @@ pub(crate) async fn health(inner: &Inner) -> Result<(), StoreError> {
     inner.conn.execute_raw(stmt).await.map(|_| ()).map_err(|e| StoreError::unavailable(INTERNAL, e))
 }
 
+/// The clause that makes a batch `INSERT` keyed by `id` idempotent: a batch
+/// retried after its commit reached the database but the answer did not
+/// (the connection died) inserts nothing twice and does not fail on the key.
+pub(crate) fn on_duplicate_id_do_nothing(backend: SqlBackend) -> &'static str {
+    match backend {
+        SqlBackend::Postgres | SqlBackend::Sqlite => " ON CONFLICT (id) DO NOTHING",
+        SqlBackend::MySql => " ON DUPLICATE KEY UPDATE id = id",
+    }
+}
+
 /// Maps a driver error of the internal database.
 pub(crate) fn db_err(err: DbErr) -> StoreError {
     map_err(INTERNAL, err)

@@ -25,6 +25,7 @@ per_backend!(
     concurrent_rotation_has_one_winner,
     audit_counts_by_type,
     nul_characters_do_not_poison_writes,
+    a_retried_batch_is_written_once,
 );
 
 async fn migrated(db: &TestDb, org: &str) -> InternalDb {
@@ -277,4 +278,29 @@ async fn sqlite_file_is_created_in_wal_mode() {
         p.push(suffix);
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// A batch retried after its commit reached the database (the answer was
+/// lost with the connection) succeeds and writes nothing twice.
+async fn a_retried_batch_is_written_once(db: &TestDb) {
+    let internal = migrated(db, "org").await;
+    let now = datetime!(2025-01-01 00:00:00 UTC);
+    let event = |n: u32| AuditEvent {
+        id: session_id(n),
+        event_type: AuditEventType::SuspiciousActivity,
+        user_id: Some("1".into()),
+        session_id: None,
+        ip_address: None,
+        user_agent: None,
+        success: false,
+        error_message: Some("refresh_token_reuse".into()),
+        metadata: json!({}),
+        timestamp: now,
+    };
+    let sink = internal.audit_sink();
+    sink.write_batch(&[event(1), event(2)]).await.expect("first write");
+    sink.write_batch(&[event(1), event(2), event(3)]).await.expect("the retry, with one more event");
+    let mut ids: Vec<String> = sink.recent(10).await.unwrap().into_iter().map(|e| e.id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![session_id(1), session_id(2), session_id(3)]);
 }
