@@ -4,9 +4,8 @@
 //! tamper-proof and purpose-bound.
 
 use serde_json::{Value, json};
-use uap_domain::mfa::{Totp, TotpSecret};
 
-use crate::support::{Server, TempDir, audit_count, serve_sqlite};
+use crate::support::{Codes, Server, TempDir, audit_count, serve_sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -57,29 +56,6 @@ async fn validates(server: &Server, token: &str) -> bool {
 
 async fn login(server: &Server, user: &str) -> (u16, Value) {
     post(server, "/api/v1/auth/authenticate", None, json!({"username": user, "password": "bob-password"})).await
-}
-
-/// TOTP codes for an enrolled secret against the wall clock (the server's).
-struct Codes {
-    secret: TotpSecret,
-    totp: Totp,
-}
-
-impl Codes {
-    fn of(enroll: &Value) -> Self {
-        let secret = TotpSecret::from_bytes(
-            data_encoding::BASE32_NOPAD.decode(enroll["secret"].as_str().unwrap().as_bytes()).unwrap(),
-        )
-        .unwrap();
-        Self { secret, totp: Totp::default() }
-    }
-
-    /// The code `offset` steps from now.
-    #[allow(clippy::disallowed_methods, reason = "codes are computed against the server's wall clock")]
-    fn at(&self, offset: i64) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        self.totp.code_at_step(&self.secret, self.totp.step_at(now) + offset)
-    }
 }
 
 /// Every base64url segment of a token, decoded and joined (a JWT's header

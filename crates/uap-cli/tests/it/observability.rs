@@ -11,11 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
-use uap_domain::mfa::{Totp, TotpSecret};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Server, TempDir, free_port, uap};
+use crate::support::{Codes, Server, TempDir, free_port, uap};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (weak under `bcrypt_cost = 5`:
 /// upgraded on login).
@@ -267,28 +266,6 @@ async fn metric_values_move_after_a_scripted_flow() {
             && r["client_address"] == "127.0.0.1"
     });
     assert!(locked, "no ACCOUNT_LOCKED security_event:\n{output}");
-}
-
-/// TOTP codes for an enrolled secret against the wall clock (the server's).
-struct Codes {
-    secret: TotpSecret,
-    totp: Totp,
-}
-
-impl Codes {
-    fn of(enroll: &Value) -> Self {
-        let secret = TotpSecret::from_bytes(
-            data_encoding::BASE32_NOPAD.decode(enroll["secret"].as_str().unwrap().as_bytes()).unwrap(),
-        )
-        .unwrap();
-        Self { secret, totp: Totp::default() }
-    }
-
-    #[allow(clippy::disallowed_methods, reason = "codes are computed against the server's wall clock")]
-    fn at(&self, offset: i64) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        self.totp.code_at_step(&self.secret, self.totp.step_at(now) + offset)
-    }
 }
 
 /// The internal database on PostgreSQL as a role with a password, when

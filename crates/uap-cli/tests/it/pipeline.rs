@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::{Value, json};
-use uap_domain::mfa::{Totp, TotpSecret};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{Server, TempDir, audit_count, free_port, serve_sqlite};
+use crate::support::{Codes, Server, TempDir, audit_count, free_port, serve_sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password" (PHP 8 password_hash).
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -200,13 +199,8 @@ async fn totp_enrollment_and_login() {
         .unwrap();
     let uri = enroll["otpauth_uri"].as_str().unwrap();
     assert!(uri.starts_with("otpauth://totp/Acme:bob%40example.com?"), "{uri}");
-    let secret = TotpSecret::from_bytes(
-        data_encoding::BASE32_NOPAD.decode(enroll["secret"].as_str().unwrap().as_bytes()).unwrap(),
-    )
-    .unwrap();
-    let totp = Totp::default();
-    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let code = |offset: i64| totp.code_at_step(&secret, totp.step_at(now()) + offset);
+    let codes = Codes::of(&enroll);
+    let code = |offset: i64| codes.at(offset);
 
     let confirm = |code: String| {
         client.post(server.url("/api/v1/auth/mfa/totp/confirm")).bearer_auth(&token).json(&json!({"code": code})).send()
@@ -264,5 +258,5 @@ async fn totp_enrollment_and_login() {
         .output()
         .unwrap();
     let stored = String::from_utf8_lossy(&secrets.stdout).to_lowercase();
-    assert!(!stored.contains(&hex::encode(secret.as_bytes())), "the TOTP secret is encrypted at rest");
+    assert!(!stored.contains(&hex::encode(codes.secret.as_bytes())), "the TOTP secret is encrypted at rest");
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
 
 use crate::proxy::Proxy;
-use crate::support::{Server, TempDir, audit_count, free_port, uap};
+use crate::support::{Server, TempDir, audit_count, serve_named};
 
 /// bcrypt `$2y$` cost 4 of "bob-password".
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -57,21 +57,8 @@ async fn start(extra: &str) -> Uap {
         host.display(),
         dir.path().join("uap.db").display()
     );
-    let server = serve(&dir, "uap", &settings).await;
+    let server = serve_named(&dir, "uap", &settings).await;
     Uap { api: Api::of(&server), server, dir }
-}
-
-async fn serve(dir: &TempDir, name: &str, settings: &str) -> Server {
-    let port = free_port();
-    let config = dir.path().join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!("port = {port}\njwt_secret_key = \"0123456789abcdef0123456789abcdef\"\nbcrypt_cost = 4\n{settings}"),
-    )
-    .unwrap();
-    let mut command = uap();
-    command.arg("serve").arg("--config").arg(&config);
-    Server::start(command, port).await
 }
 
 /// Runs SQL on the host database (the host application changing a user).
@@ -290,7 +277,7 @@ async fn an_unreachable_host_database_during_refresh_is_503_and_ends_nothing() {
         "host_db_url = \"{proxied}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n",
         dir.path().join("uap.db").display()
     );
-    let server = serve(&dir, "uap", &settings).await;
+    let server = serve_named(&dir, "uap", &settings).await;
     let uap = Uap { api: Api::of(&server), server, dir };
     let session = uap.login("bob").await;
 
@@ -331,9 +318,9 @@ async fn theft_detected_on_one_instance_is_rejected_on_the_others_at_once() {
         dir.path().join("host.db").display(),
         internal.url
     );
-    let a = serve(&dir, "a", &settings).await;
-    let b = serve(&dir, "b", &settings).await;
-    let c = serve(&dir, "c", &settings).await;
+    let a = serve_named(&dir, "a", &settings).await;
+    let b = serve_named(&dir, "b", &settings).await;
+    let c = serve_named(&dir, "c", &settings).await;
     let (a_api, b_api, c_api) = (Api::of(&a), Api::of(&b), Api::of(&c));
 
     let session = a_api.login("bob").await;

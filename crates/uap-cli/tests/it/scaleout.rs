@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
 
 use crate::proxy::Proxy;
-use crate::support::{Server, TempDir, free_port, redis_url, uap};
+use crate::support::{Server, TempDir, free_port, redis_url, serve_named};
 
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
 
@@ -23,19 +23,6 @@ fn host_db(dir: &TempDir) -> String {
         .unwrap();
     assert!(status.success());
     format!("sqlite://{}", host.display())
-}
-
-async fn serve(dir: &TempDir, name: &str, settings: &str) -> Server {
-    let port = free_port();
-    let config = dir.path().join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!("port = {port}\njwt_secret_key = \"0123456789abcdef0123456789abcdef\"\nbcrypt_cost = 4\n{settings}"),
-    )
-    .unwrap();
-    let mut command = uap();
-    command.arg("serve").arg("--config").arg(&config);
-    Server::start(command, port).await
 }
 
 async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
@@ -55,8 +42,8 @@ async fn two_instances_share_sessions_and_counters() {
         host_db(&dir),
         internal.url
     );
-    let a = serve(&dir, "a", &settings).await;
-    let b = serve(&dir, "b", &settings).await;
+    let a = serve_named(&dir, "a", &settings).await;
+    let b = serve_named(&dir, "b", &settings).await;
     let http = reqwest::Client::new();
     let login = |server: &Server| {
         call(
@@ -163,7 +150,7 @@ async fn redis_outage_fails_closed_then_recovers_by_itself() {
         dir.path().join("uap.db").display(),
         redis.port
     );
-    let server = serve(&dir, "uap", &settings).await;
+    let server = serve_named(&dir, "uap", &settings).await;
     let http = reqwest::Client::new();
     let login_body = json!({"username": "bob", "password": "bob-password"});
     let (status, session) = call(http.post(server.url("/api/v1/auth/authenticate")).json(&login_body)).await;
@@ -202,7 +189,7 @@ async fn host_database_outage_refuses_logins_but_sessions_keep_validating() {
         "host_db_url = \"{proxied}\"\ndatabase_url = \"sqlite://{}?mode=rwc\"\n",
         dir.path().join("uap.db").display()
     );
-    let server = serve(&dir, "uap", &settings).await;
+    let server = serve_named(&dir, "uap", &settings).await;
     let http = reqwest::Client::new();
     let login_body = json!({"username": "bob", "password": "bob-password"});
     let (status, session) = call(http.post(server.url("/api/v1/auth/authenticate")).json(&login_body)).await;

@@ -119,6 +119,47 @@ pub fn sqlite(db: &Path, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// TOTP codes for a secret enrolled through `POST /mfa/totp/enroll`, against
+/// the wall clock (the server's).
+pub struct Codes {
+    /// The enrolled secret.
+    pub secret: uap_domain::mfa::TotpSecret,
+    totp: uap_domain::mfa::Totp,
+}
+
+impl Codes {
+    /// The codes of the `secret` in an enroll answer.
+    pub fn of(enroll: &serde_json::Value) -> Self {
+        let secret = uap_domain::mfa::TotpSecret::from_bytes(
+            data_encoding::BASE32_NOPAD.decode(enroll["secret"].as_str().unwrap().as_bytes()).unwrap(),
+        )
+        .unwrap();
+        Self { secret, totp: uap_domain::mfa::Totp::default() }
+    }
+
+    /// The code `offset` steps from now.
+    #[allow(clippy::disallowed_methods, reason = "codes are computed against the server's wall clock")]
+    pub fn at(&self, offset: i64) -> String {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        self.totp.code_at_step(&self.secret, self.totp.step_at(now) + offset)
+    }
+}
+
+/// `uap serve` with `dir/<name>.toml`: a free port, a test JWT secret, bcrypt
+/// cost 4, then `settings` (the host and internal databases included).
+pub async fn serve_named(dir: &TempDir, name: &str, settings: &str) -> Server {
+    let port = free_port();
+    let config = dir.path().join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!("port = {port}\njwt_secret_key = \"0123456789abcdef0123456789abcdef\"\nbcrypt_cost = 4\n{settings}"),
+    )
+    .unwrap();
+    let mut command = uap();
+    command.arg("serve").arg("--config").arg(&config);
+    Server::start(command, port).await
+}
+
 /// `UAP_TEST_REDIS_URL`, or `None` with a visible skip message (a failure
 /// when `UAP_REQUIRE_INTEGRATION=1`).
 pub fn redis_url() -> Option<String> {
