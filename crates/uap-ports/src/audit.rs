@@ -38,6 +38,10 @@ pub enum AuditEventType {
     /// Host user data was read by an operator. The design names it; UAP has
     /// no trigger for it (it never exposes user rows outside a login).
     DataAccess,
+    /// A login judged in shadow mode (`success`: it would have been accepted;
+    /// `metadata`: `would_accept`, `host_decision`, `agreed`, `hash_format`,
+    /// `reason`).
+    ShadowLogin,
 }
 
 impl AuditEventType {
@@ -58,6 +62,7 @@ impl AuditEventType {
             Self::MfaDisabled => "MFA_DISABLED",
             Self::ApiAccess => "API_ACCESS",
             Self::DataAccess => "DATA_ACCESS",
+            Self::ShadowLogin => "SHADOW_LOGIN",
         }
     }
 
@@ -68,7 +73,7 @@ impl AuditEventType {
     }
 
     /// Every event type, in declaration order.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Login,
         Self::FailedLogin,
         Self::Logout,
@@ -82,6 +87,7 @@ impl AuditEventType {
         Self::MfaDisabled,
         Self::ApiAccess,
         Self::DataAccess,
+        Self::ShadowLogin,
     ];
 }
 
@@ -166,6 +172,30 @@ pub struct AuditSummary {
     pub hash_upgrades_skipped: Vec<(String, u64)>,
     /// The newest `SUSPICIOUS_ACTIVITY` events (at most 10).
     pub latest_suspicious: Vec<AuditEvent>,
+    /// `SHADOW_LOGIN` agreement, per `metadata.hash_format`.
+    pub shadow_by_hash_format: Vec<(String, ShadowCounts)>,
+}
+
+/// Shadow-mode judgements and how they compare with the host's own verdicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShadowCounts {
+    /// `SHADOW_LOGIN` events.
+    pub total: u64,
+    /// Of which the host sent its own verdict (`host_decision`).
+    pub with_host_decision: u64,
+    /// Of those, UAP's verdict was the host's.
+    pub agreed: u64,
+    /// Of those, it was not.
+    pub disagreed: u64,
+}
+
+impl std::ops::AddAssign for ShadowCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.total += other.total;
+        self.with_host_decision += other.with_host_decision;
+        self.agreed += other.agreed;
+        self.disagreed += other.disagreed;
+    }
 }
 
 /// Reads and prunes the audit trail (the admin API, `uap audit`).

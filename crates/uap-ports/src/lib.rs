@@ -22,7 +22,9 @@ mod rate_limit;
 mod session;
 mod webhook;
 
-pub use audit::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, AuditSummary, EventTypeStats};
+pub use audit::{
+    AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, AuditSummary, EventTypeStats, ShadowCounts,
+};
 pub use captcha::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 pub use clock::{Clock, SystemClock};
 pub use config_store::{ConfigStore, ConfigVersion};

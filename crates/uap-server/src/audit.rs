@@ -5,11 +5,11 @@
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime, Time};
-use uap_ports::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSummary, StoreError};
+use uap_ports::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSummary, ShadowCounts, StoreError};
 
 use crate::api::{
     AuditLogEntry, ComplianceReport, EventStatistics, FailedLoginSource, HashUpgrades, LogsParams, ReportPeriod,
-    SuspiciousActivity, rfc3339,
+    ShadowFormat, ShadowReport, SuspiciousActivity, rfc3339,
 };
 
 /// `limit` when none is given.
@@ -182,7 +182,27 @@ pub fn shape_report(
             count: suspicious,
             latest: summary.latest_suspicious.into_iter().map(entry).collect(),
         },
+        shadow: shadow_report(summary.shadow_by_hash_format),
         generated_at: rfc3339(now),
+    }
+}
+
+/// The report's `shadow` section from the per-format counts.
+fn shadow_report(by_format: Vec<(String, ShadowCounts)>) -> ShadowReport {
+    let mut overall = ShadowCounts::default();
+    let mut report = ShadowReport::default();
+    for (format, counts) in by_format {
+        overall += counts;
+        report
+            .by_hash_format
+            .insert(format, ShadowFormat { total: counts.total, agreed: counts.agreed, disagreed: counts.disagreed });
+    }
+    ShadowReport {
+        total: overall.total,
+        with_host_decision: overall.with_host_decision,
+        agreed: overall.agreed,
+        disagreed: overall.disagreed,
+        ..report
     }
 }
 
@@ -273,11 +293,18 @@ mod tests {
             hash_upgrades_done: 0,
             hash_upgrades_skipped: vec![("column_too_narrow".into(), 2), ("changed_concurrently".into(), 1)],
             latest_suspicious: vec![],
+            shadow_by_hash_format: vec![
+                ("bcrypt".into(), ShadowCounts { total: 4, with_host_decision: 3, agreed: 2, disagreed: 1 }),
+                ("none".into(), ShadowCounts { total: 1, with_host_decision: 1, agreed: 1, disagreed: 0 }),
+            ],
         };
         let now = datetime!(2026-03-31 12:00:00 UTC);
         let report = shape_report(summary, now, now, now);
         assert!((report.authentication_statistics["LOGIN"].failure_rate - 33.33).abs() < f64::EPSILON);
         assert!((report.authentication_statistics["ACCOUNT_LOCKED"].failure_rate - 100.0).abs() < f64::EPSILON);
         assert_eq!((report.lockouts, report.hash_upgrades.skipped), (2, 3));
+        let shadow = &report.shadow;
+        assert_eq!((shadow.total, shadow.with_host_decision, shadow.agreed, shadow.disagreed), (5, 4, 3, 1));
+        assert_eq!(shadow.by_hash_format["bcrypt"].disagreed, 1);
     }
 }

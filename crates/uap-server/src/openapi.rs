@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{MfaEnrollmentRequiredResponse, MfaRequiredResponse};
+use crate::api::{MfaEnrollmentRequiredResponse, MfaRequiredResponse, ShadowResponse};
 use crate::handlers::{audit, authenticate, config, events, health, metrics, mfa, sessions, validate};
 
 struct BearerScheme;
@@ -49,7 +49,7 @@ impl Modify for BearerScheme {
         config::show,
         config::update,
     ),
-    components(schemas(MfaRequiredResponse, MfaEnrollmentRequiredResponse)),
+    components(schemas(MfaRequiredResponse, MfaEnrollmentRequiredResponse, ShadowResponse)),
     modifiers(&BearerScheme),
     tags((name = "auth", description = "Login and sessions"), (name = "mfa", description = "TOTP second factor"), (name = "operations", description = "Health, keys, metrics, audit and configuration (admin)"))
 )]

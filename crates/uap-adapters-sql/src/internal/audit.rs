@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait};
 use time::OffsetDateTime;
 use uap_ports::{
-    AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, AuditSummary, EventTypeStats, StoreError,
+    AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, AuditSummary, EventTypeStats, ShadowCounts,
+    StoreError,
 };
 
 use super::{Inner, db_err, json, on_duplicate_id_do_nothing, read_json, read_opt_str, read_str, read_ts, text, ts};
@@ -81,6 +82,52 @@ impl SqlAuditSink {
             SqlBackend::MySql => format!("JSON_UNQUOTE(JSON_EXTRACT(metadata, '$.{key}'))"),
             SqlBackend::Sqlite => format!("json_extract(metadata, '$.{key}')"),
         }
+    }
+
+    /// The JSON type of `metadata.<key>` as text (`true`, `false`, `null`,
+    /// …), the same on every backend.
+    fn metadata_json_type(&self, key: &'static str) -> String {
+        match self.inner.backend {
+            SqlBackend::Postgres => format!("(metadata -> '{key}')::text"),
+            SqlBackend::MySql => format!("JSON_UNQUOTE(JSON_EXTRACT(metadata, '$.{key}'))"),
+            SqlBackend::Sqlite => format!("json_type(metadata, '$.{key}')"),
+        }
+    }
+
+    /// `SHADOW_LOGIN` agreement per `metadata.hash_format` in the period.
+    async fn shadow_summary(
+        &self,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Result<Vec<(String, ShadowCounts)>, StoreError> {
+        let format = self.metadata_text("hash_format");
+        let host = self.metadata_json_type("host_decision");
+        let agreed = self.metadata_json_type("agreed");
+        let mut sql = self.inner.sql();
+        sql.push(&format!(
+            "SELECT {format} AS format, COUNT(*) AS n, \
+             COUNT(CASE WHEN {host} IN ('true', 'false') THEN 1 END) AS with_host, \
+             COUNT(CASE WHEN {agreed} = 'true' THEN 1 END) AS agreed, \
+             COUNT(CASE WHEN {agreed} = 'false' THEN 1 END) AS disagreed \
+             FROM uap_audit_logs WHERE organization_id = "
+        ))
+        .bind(self.inner.org())
+        .push(" AND event_type = ")
+        .bind(AuditEventType::ShadowLogin.as_str());
+        self.push_period(&mut sql, Some(start), Some(end));
+        sql.push(&format!(" GROUP BY {format} ORDER BY format"));
+        let rows = self.inner.conn.query_all_raw(sql.build()).await.map_err(db_err)?;
+        let mut by_format: BTreeMap<String, ShadowCounts> = BTreeMap::new();
+        for row in &rows {
+            let label = read_opt_str(row, "format")?.filter(|f| f != "null").unwrap_or_else(|| "none".to_owned());
+            *by_format.entry(label).or_default() += ShadowCounts {
+                total: count(row, "n")?,
+                with_host_decision: count(row, "with_host")?,
+                agreed: count(row, "agreed")?,
+                disagreed: count(row, "disagreed")?,
+            };
+        }
+        Ok(by_format.into_iter().collect())
     }
 
     /// `(label, count)` rows of a grouped query.
@@ -289,6 +336,7 @@ impl AuditQuery for SqlAuditSink {
             limit: 10,
         };
         let latest_suspicious = self.list(&filter).await?;
+        let shadow_by_hash_format = self.shadow_summary(start, end).await?;
         Ok(AuditSummary {
             statistics,
             top_failed_login_sources,
@@ -296,6 +344,7 @@ impl AuditQuery for SqlAuditSink {
             hash_upgrades_done,
             hash_upgrades_skipped: skipped.into_iter().collect(),
             latest_suspicious,
+            shadow_by_hash_format,
         })
     }
 

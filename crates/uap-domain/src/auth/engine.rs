@@ -81,7 +81,7 @@ pub(super) struct Checked {
     /// The stored value's family ("unknown" when unparsed), for metrics.
     family: &'static str,
     /// The stored value's census label, when parsed.
-    label: Option<String>,
+    pub(super) label: Option<String>,
     /// Present when the hash is weak under the policy.
     weak_format: Option<String>,
     /// The rewrite, when `write_back` applies.
@@ -109,7 +109,7 @@ pub struct AuthService {
     pub(super) settings: Arc<AuthSettings>,
     pub(super) dummy_hash: Arc<StoredHash>,
     pub(super) audit: AuditRecorder,
-    pipeline: Arc<Pipeline>,
+    pub(super) pipeline: Arc<Pipeline>,
     pub(super) mfa: Option<Arc<MfaService>>,
     pub(super) tickets: Arc<dyn RateLimitStore>,
     pub(super) clock: Arc<dyn Clock>,
@@ -145,10 +145,12 @@ pub struct AuthParts {
 
 /// A credential check that did not find a usable user (the audit reason),
 /// or that a `before_verify` hook blocked.
-struct Refused {
-    reason: &'static str,
-    user_id: Option<String>,
-    block: Option<Block>,
+pub(super) struct Refused {
+    pub(super) reason: &'static str,
+    pub(super) user_id: Option<String>,
+    pub(super) block: Option<Block>,
+    /// The stored hash's census label, when one was parsed.
+    pub(super) label: Option<String>,
 }
 
 impl Checked {
@@ -226,21 +228,13 @@ impl AuthService {
         client: &ClientContext,
     ) -> Result<LoginSuccess, LoginError> {
         let settings = &self.settings;
-        let identifier = request.credentials.identifier_for(settings.auth_type)?.to_owned();
-        let attempt = LoginAttempt {
-            identifier: identifier.clone(),
-            ip: client.ip_address,
-            user_agent: client.user_agent.clone(),
-            device_id: request.device_id.clone(),
-            metadata: request.metadata.clone(),
-            captcha_token: request.captcha_token,
-            mfa_code: request.mfa_code,
-        };
+        let (attempt, password) = self.attempt(request, client)?;
+        let identifier = &attempt.identifier;
         if let Decision::Block(block) = self.pipeline.pre_authenticate(&attempt).await? {
             return self.refuse(&attempt, None, block, client).await;
         }
 
-        let (user, checked) = match self.check_credentials(&attempt, request.credentials.password).await? {
+        let (user, checked) = match self.check_credentials(&attempt, password).await? {
             Ok(found) => found,
             Err(Refused { user_id, block: Some(block), .. }) => {
                 return self.refuse(&attempt, user_id.as_deref(), block, client).await;
@@ -248,7 +242,7 @@ impl AuthService {
             Err(refused) => {
                 let failure = LoginFailure { reason: refused.reason.to_owned(), user_id: refused.user_id.clone() };
                 self.pipeline.on_failure(&attempt, &failure).await;
-                self.audit_failure(refused.user_id.as_deref(), refused.reason, &identifier, client).await?;
+                self.audit_failure(refused.user_id.as_deref(), refused.reason, identifier, client).await?;
                 return Err(LoginError::InvalidCredentials);
             }
         };
@@ -276,17 +270,39 @@ impl AuthService {
             Decision::Continue => {}
             Decision::Block(block) => return self.refuse(&attempt, Some(&verified.user_id), block, client).await,
             Decision::Challenge(Challenge::Mfa) => {
-                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Mfa, fingerprint)?);
+                let device_id = attempt.device_id.clone();
+                return Err(self.mfa_challenge(&verified, device_id, TicketPurpose::Mfa, fingerprint)?);
             }
             Decision::Challenge(Challenge::MfaEnrollment) => {
-                return Err(self.mfa_challenge(&verified, request.device_id, TicketPurpose::Enroll, fingerprint)?);
+                let device_id = attempt.device_id.clone();
+                return Err(self.mfa_challenge(&verified, device_id, TicketPurpose::Enroll, fingerprint)?);
             }
         }
-        let mut audit_metadata = json!({ "device_id": request.device_id, "client_metadata": request.metadata });
+        let mut audit_metadata = json!({ "device_id": attempt.device_id, "client_metadata": attempt.metadata });
         if let Some(format) = checked.weak_format {
             audit_metadata["hash_upgrade_recommended"] = Value::String(format);
         }
-        self.start_session(verified, request.device_id, audit_metadata, fingerprint, client).await
+        self.start_session(verified, attempt.device_id, audit_metadata, fingerprint, client).await
+    }
+
+    /// What the middlewares see of `request` (its identifier per
+    /// `auth_type`), and the password.
+    pub(super) fn attempt(
+        &self,
+        request: LoginRequest,
+        client: &ClientContext,
+    ) -> Result<(LoginAttempt, SecretString), LoginError> {
+        let identifier = request.credentials.identifier_for(self.settings.auth_type)?.to_owned();
+        let attempt = LoginAttempt {
+            identifier,
+            ip: client.ip_address,
+            user_agent: client.user_agent.clone(),
+            device_id: request.device_id,
+            metadata: request.metadata,
+            captcha_token: request.captcha_token,
+            mfa_code: request.mfa_code,
+        };
+        Ok((attempt, request.credentials.password))
     }
 
     /// A middleware refused the login: `on_failure`, audit, the block.
@@ -307,7 +323,7 @@ impl AuthService {
     /// inner one a refusal with its audit reason. Every refusal costs at
     /// least one preferred-scheme verification and returns no earlier than
     /// the response floor (see `timing.rs`).
-    async fn check_credentials(
+    pub(super) async fn check_credentials(
         &self,
         attempt: &LoginAttempt,
         password: SecretString,
@@ -327,16 +343,16 @@ impl AuthService {
             .map_err(|e| LoginError::unavailable(Dependency::HostDirectory, &e))?;
         let user_id = user.as_ref().map(|u| u.id.clone());
         if let Decision::Block(block) = self.pipeline.before_verify(attempt, user_id.as_deref()).await? {
-            return Ok(Err(Refused { reason: "blocked", user_id, block: Some(block) }));
+            return Ok(Err(Refused { reason: "blocked", user_id, block: Some(block), label: None }));
         }
         let fairness = address_key(attempt.ip, settings.address_ipv6_prefix);
         let Some(user) = user else {
             self.check(&fairness, Target::Dummy(DummyReason::UnknownUser), password, false).await?;
-            return Ok(Err(self.refused(start, "unknown_user", None).await));
+            return Ok(Err(self.refused(start, "unknown_user", None, None).await));
         };
         let Some(stored) = user.password_hash.clone() else {
             self.check(&fairness, Target::Dummy(DummyReason::NoPassword), password, false).await?;
-            return Ok(Err(self.refused(start, "no_password", Some(user.id)).await));
+            return Ok(Err(self.refused(start, "no_password", Some(user.id), None).await));
         };
         let active = user.active != Some(false);
         let checked = self.check(&fairness, Target::Stored(stored), password, active).await?;
@@ -354,16 +370,22 @@ impl AuthService {
             Verdict::Match if !active => "inactive",
             Verdict::Match => return Ok(Ok((user, checked))),
         };
-        Ok(Err(self.refused(start, reason, Some(user.id)).await))
+        Ok(Err(self.refused(start, reason, Some(user.id), checked.label).await))
     }
 
     /// A refusal, returned no earlier than `start` + the response floor.
-    async fn refused(&self, start: OffsetDateTime, reason: &'static str, user_id: Option<String>) -> Refused {
+    async fn refused(
+        &self,
+        start: OffsetDateTime,
+        reason: &'static str,
+        user_id: Option<String>,
+        label: Option<String>,
+    ) -> Refused {
         let elapsed = std::time::Duration::try_from(self.clock.now() - start).unwrap_or_default();
         if let Some(remaining) = self.timing.floor().checked_sub(elapsed).filter(|r| !r.is_zero()) {
             self.pool.pause(remaining).await;
         }
-        Refused { reason, user_id, block: None }
+        Refused { reason, user_id, block: None, label }
     }
 
     /// Verifies on the blocking pool, in the share of `fairness` (the

@@ -7,12 +7,14 @@ mod engine;
 mod mfa;
 mod mfa_login;
 mod refresh;
+mod shadow;
 mod timing;
 
 pub use credentials::{Credentials, LoginRequest, MAX_IDENTIFIER_BYTES, MAX_PASSWORD_BYTES};
 pub use engine::{AuthParts, AuthService, AuthSettings};
 pub use mfa::{Enrollment, MfaFlowError, MfaService};
 pub use mfa_login::Enroller;
+pub use shadow::{NO_HASH, ShadowVerdict};
 pub use timing::{DummyReason, MAX_FLOOR, RefusalTiming, TimingSnapshot};
 
 use crate::pipeline::{Block, MiddlewareError};

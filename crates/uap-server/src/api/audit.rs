@@ -113,6 +113,31 @@ pub struct ComplianceReport {
     /// `ACCOUNT_LOCKED` events.
     pub lockouts: u64,
     pub suspicious_activity: SuspiciousActivity,
+    /// Shadow-mode judgements (`SHADOW_LOGIN`) against the host's verdicts.
+    pub shadow: ShadowReport,
     /// RFC 3339 UTC.
     pub generated_at: String,
+}
+
+/// How UAP's shadow-mode verdicts compare with the host application's.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ShadowReport {
+    /// Attempts judged.
+    pub total: u64,
+    /// Of which the host sent its own verdict (`host_decision`).
+    pub with_host_decision: u64,
+    /// Same verdict as the host.
+    pub agreed: u64,
+    /// Another verdict than the host's: look at these before enforcing.
+    pub disagreed: u64,
+    /// Per stored hash format (`none`: no stored hash was reached).
+    pub by_hash_format: BTreeMap<String, ShadowFormat>,
+}
+
+/// One hash format's share of the shadow judgements.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShadowFormat {
+    pub total: u64,
+    pub agreed: u64,
+    pub disagreed: u64,
 }

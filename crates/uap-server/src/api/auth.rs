@@ -22,6 +22,9 @@ pub struct AuthenticateRequest {
     pub captcha_token: Option<String>,
     /// A TOTP code, to complete MFA in one step.
     pub mfa_code: Option<String>,
+    /// Shadow mode only: the host application's own verdict on this
+    /// attempt, compared with UAP's in the audit trail and the report.
+    pub host_decision: Option<bool>,
 }
 
 impl std::fmt::Debug for AuthenticateRequest {
@@ -59,6 +62,16 @@ pub struct SessionResponse {
 pub struct FailureResponse {
     pub success: bool,
     pub error: String,
+}
+
+/// Shadow mode's answer, the same for every refusal: `{success: false,
+/// shadow: true, would_accept}`.
+#[derive(Serialize, ToSchema)]
+pub struct ShadowResponse {
+    pub success: bool,
+    pub shadow: bool,
+    /// Whether UAP would have started a session (or asked for a second factor).
+    pub would_accept: bool,
 }
 
 /// `GET /validate` answer.

@@ -22,7 +22,7 @@ use uap_adapters_sql::{ColumnPurpose, ConfigValue, HostTableConfig, OptionalColu
 use uap_domain::auth::AuthSettings;
 use uap_domain::config::{ConfigError, MiddlewareSpec};
 use uap_domain::mfa::SecretBox;
-use uap_domain::password::{Argon2Params, PasswordPolicy};
+use uap_domain::password::{Argon2Params, HashUpgrade, PasswordPolicy};
 use uap_domain::pipeline::{AddressBudget, rate_limit_rule};
 use uap_domain::session::{SessionPolicy, TokenService};
 use uap_domain::user_data::UserDataFilter;
@@ -31,7 +31,9 @@ use uap_redis::{DEFAULT_TIMEOUT, RedisConfig};
 
 pub use load::{SettingsError, from_figment, load, load_settings};
 pub use middleware::MiddlewareEntry;
-pub use settings::{AlertSettings, ConfigSource, DataSourceType, HostDbType, LogFormat, SessionStoreKind, Settings};
+pub use settings::{
+    AlertSettings, ConfigSource, DataSourceType, HostDbType, LogFormat, Mode, SessionStoreKind, Settings,
+};
 pub use update::{RESTART_ONLY, apply as apply_changes, diff as changes_between, stored_changes, stored_form};
 
 /// Pooled connections to the host database.
@@ -256,9 +258,14 @@ impl Config {
     }
 }
 
-/// The password module's view of the configuration.
+/// The password module's view of the configuration. In shadow mode nothing
+/// is written to the host: `write_back` reports instead.
 #[must_use]
 pub fn password_policy(settings: &Settings) -> PasswordPolicy {
+    let upgrade = match (settings.mode, settings.hash_upgrade) {
+        (Mode::Shadow, HashUpgrade::WriteBack) => HashUpgrade::Report,
+        (_, upgrade) => upgrade,
+    };
     PasswordPolicy {
         preferred: settings.password_hash_algorithm,
         argon2: Argon2Params {
@@ -267,7 +274,7 @@ pub fn password_policy(settings: &Settings) -> PasswordPolicy {
             parallelism: settings.argon2_parallelism,
         },
         bcrypt_cost: settings.bcrypt_cost,
-        upgrade: settings.hash_upgrade,
+        upgrade,
         upgrade_format: settings.hash_upgrade_format,
         upgrade_skip: settings.hash_upgrade_skip.clone(),
         legacy_plain_digests: settings.legacy_plain_digests,

@@ -55,6 +55,18 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// `mode`: whether logins are answered or only judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Logins start sessions.
+    #[default]
+    Enforce,
+    /// Logins are judged, never answered with a session, and nothing is
+    /// written to the host (CONTRACT §3 shadow mode).
+    Shadow,
+}
+
 /// `config_source`: what wins at start-up when the internal database holds
 /// configuration versions made through the admin API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -105,6 +117,8 @@ pub struct Settings {
     /// [derived from auth_type] columns a login identifier is matched against.
     pub identifier_fields: Option<Vec<String>>,
 
+    /// [enforce] `shadow`: judge mirrored logins without issuing sessions.
+    pub mode: Mode,
     /// [database]
     pub data_source_type: DataSourceType,
     /// [inferred from the URL scheme]
@@ -321,6 +335,7 @@ impl Default for Settings {
             user_data_fields: None,
             identifier_case_insensitive: false,
             identifier_fields: None,
+            mode: Mode::default(),
             data_source_type: DataSourceType::default(),
             host_db_type: None,
             host_db_url: None,

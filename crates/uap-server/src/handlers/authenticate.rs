@@ -6,7 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, post, web};
 use secrecy::SecretString;
 use uap_domain::auth::{Credentials, LoginRequest, LoginSuccess};
 
-use crate::api::{ApiError, AuthenticateRequest, FailureResponse, RateLimitedResponse, SessionResponse, rfc3339};
+use crate::api::{
+    ApiError, AuthenticateRequest, FailureResponse, RateLimitedResponse, SessionResponse, ShadowResponse, rfc3339,
+};
+use crate::config::Mode;
 use crate::handlers::client;
 use crate::state::AppState;
 
@@ -20,7 +23,7 @@ const MAX_DEVICE_ID: usize = 255;
     tag = "auth",
     request_body = AuthenticateRequest,
     responses(
-        (status = 200, description = "Logged in", body = SessionResponse),
+        (status = 200, description = "Logged in; in shadow mode (`mode = \"shadow\"`) every judged attempt gets `ShadowResponse`", body = SessionResponse),
         (status = 400, description = "Missing or over-long field", body = FailureResponse),
         (status = 401, description = "Invalid credentials (unknown user, wrong password or inactive account alike), `MfaRequiredResponse` when a second factor is due, or `MfaEnrollmentRequiredResponse` for a user of `mfa.required_roles` without one", body = FailureResponse),
         (status = 403, description = "Blocked by a middleware (CAPTCHA, IP rule, webhook)", body = FailureResponse),
@@ -53,7 +56,19 @@ pub async fn authenticate(
         mfa_code: body.mfa_code,
     };
     let started = Instant::now();
-    let result = state.runtime().auth.authenticate(login, &client).await.map_err(ApiError::from);
+    let runtime = state.runtime();
+    if runtime.settings.mode == Mode::Shadow {
+        let verdict = runtime.auth.judge(login, body.host_decision, &client).await.map_err(ApiError::from);
+        let status = verdict.as_ref().map_or_else(|e| e.status_code().as_u16(), |_| 200);
+        state.metrics.record("shadow", status, started.elapsed().as_secs_f64());
+        let verdict = verdict?;
+        return Ok(HttpResponse::Ok().json(ShadowResponse {
+            success: false,
+            shadow: true,
+            would_accept: verdict.would_accept,
+        }));
+    }
+    let result = runtime.auth.authenticate(login, &client).await.map_err(ApiError::from);
     let status = result.as_ref().map_or_else(|e| e.status_code().as_u16(), |_| 200);
     state.metrics.record("password", status, started.elapsed().as_secs_f64());
     Ok(logged_in(result?))
