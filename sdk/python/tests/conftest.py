@@ -16,6 +16,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+from fake_uap import FakeUap, SigningKey
 
 #: username -> (password, role)
 USERS = {
@@ -176,3 +177,17 @@ def login(base_url: str, username: str) -> str:
 def unique_name() -> str:
     """An identifier no other test uses (rate limits count per identifier)."""
     return f"nobody-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def key() -> SigningKey:
+    """The fake UAP's signing key (EdDSA, kid k1)."""
+    return SigningKey("EdDSA", kid="k1")
+
+
+@pytest.fixture
+def fake(key: SigningKey) -> Iterator[FakeUap]:
+    """A fake UAP (tests/fake_uap.py) for local-mode tests."""
+    server = FakeUap(key).start()
+    yield server
+    server.stop()

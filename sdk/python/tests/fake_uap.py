@@ -9,14 +9,19 @@ import json
 import queue
 import threading
 import time
+import uuid
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from uap_client import LocalMode
+
 API_KEY = "test-sdk-key"
+ISSUER = "UAP"
 
 
 def b64(data: bytes) -> str:
@@ -176,3 +181,41 @@ class FakeUap:
     def close_feeds(self) -> None:
         for q in self.connections:
             q.put(None)
+
+
+def mode(**options: Any) -> LocalMode:
+    """Local mode for the fake: its API key and issuer, quick reconnections."""
+    return LocalMode(sdk_api_key=API_KEY, issuer=ISSUER, max_backoff_seconds=0.2, **options)
+
+
+def claims(*, sid: str | None = None, uid: str = "7", exp: int | None = None, iat: int | None = None) -> dict[str, Any]:
+    now = int(time.time())
+    return {
+        "session_id": sid or uuid.uuid4().hex,
+        "user_id": uid,
+        "device_id": None,
+        "exp": now + 3600 if exp is None else exp,
+        "iat": now if iat is None else iat,
+        "iss": ISSUER,
+    }
+
+
+def issue(fake: FakeUap, key: SigningKey, *, username: str = "bob", role: str = "user", **kwargs: Any) -> str:
+    """A token the fake's /validate calls valid (for ``username`` holding ``role``)."""
+    body = claims(**kwargs)
+    token = key.sign(body)
+    fake.sessions[token] = {
+        "user_id": body["user_id"],
+        "session_id": body["session_id"],
+        "expires_at": datetime.fromtimestamp(body["exp"], timezone.utc).isoformat(),
+        "user_data": {"id": body["user_id"], "username": username, "role": role},
+    }
+    return token
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 3.0) -> None:
+    """Polls ``check`` until it holds; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)

@@ -3,75 +3,24 @@ the in-process checks, the session cache and the fallbacks."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
 
 import pytest
-from fake_uap import API_KEY, FakeUap, SigningKey
+from fake_uap import API_KEY, ISSUER, FakeUap, SigningKey, claims, issue, mode, wait_until
 
 from uap_client import AsyncClient, Client, LocalMode, TokenInvalid
 from uap_client._feed import Event, FeedState, SseParser
 from uap_client._jose import parse_jwks, parse_token, verify
 
-ISSUER = "UAP"
-
-
-@pytest.fixture
-def key() -> SigningKey:
-    return SigningKey("EdDSA", kid="k1")
-
-
-@pytest.fixture
-def fake(key: SigningKey):
-    server = FakeUap(key).start()
-    yield server
-    server.stop()
-
-
-def mode(**options: Any) -> LocalMode:
-    return LocalMode(sdk_api_key=API_KEY, issuer=ISSUER, max_backoff_seconds=0.2, **options)
-
-
-def claims(*, sid: str | None = None, uid: str = "7", exp: int | None = None, iat: int | None = None) -> dict[str, Any]:
-    now = int(time.time())
-    return {
-        "session_id": sid or uuid.uuid4().hex,
-        "user_id": uid,
-        "device_id": None,
-        "exp": now + 3600 if exp is None else exp,
-        "iat": now if iat is None else iat,
-        "iss": ISSUER,
-    }
-
-
-def issue(fake: FakeUap, key: SigningKey, **kwargs: Any) -> str:
-    """A token the fake's /validate calls valid."""
-    body = claims(**kwargs)
-    token = key.sign(body)
-    fake.sessions[token] = {
-        "user_id": body["user_id"],
-        "session_id": body["session_id"],
-        "expires_at": datetime.fromtimestamp(body["exp"], timezone.utc).isoformat(),
-        "user_data": {"id": body["user_id"], "role": "user"},
-    }
-    return token
-
-
 def sid_of(token: str) -> str:
     return parse_token(token).claims["session_id"]
 
 
-def eventually(check: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def applied(client: Client, event_id: str) -> None:
-    eventually(lambda: client._local is not None and client._local.state.last_event_id == event_id)
+    wait_until(lambda: client._local is not None and client._local.state.last_event_id == event_id)
 
 
 @pytest.fixture
@@ -191,8 +140,8 @@ def test_keys_rotated_refetches_and_old_kid_is_refused(live: Client, fake: FakeU
     fake.keys = [new_key]
     fake.send("keys_rotated", {"kid": "k2"}, id="5")
     applied(live, "5")
-    eventually(lambda: fake.jwks_calls == fetched + 1)
-    eventually(lambda: live._local is not None and live._local._checks.keys.find("k2", "EdDSA") is not None)
+    wait_until(lambda: fake.jwks_calls == fetched + 1)
+    wait_until(lambda: live._local is not None and live._local._checks.keys.find("k2", "EdDSA") is not None)
     with pytest.raises(TokenInvalid):
         live.validate(token)  # kid k1 is gone
     fresh = issue(fake, new_key)
@@ -270,11 +219,11 @@ def test_reconnects_with_last_event_id_and_goes_remote_meanwhile(live: Client, f
     applied(live, "41")
     fake.feed_status = 503
     fake.close_feeds()
-    eventually(lambda: not live.local_live)
+    wait_until(lambda: not live.local_live)
     calls = fake.validate_calls
     assert live.validate(token).user_id == "7"  # remote while the feed is down
     assert fake.validate_calls == calls + 1
-    eventually(lambda: len(fake.last_event_ids) >= 2)
+    wait_until(lambda: len(fake.last_event_ids) >= 2)
     fake.feed_status = 200
     count = len(fake.connections)
     fake.wait_connections(count + 1)
@@ -290,7 +239,7 @@ def test_reconnects_with_last_event_id_and_goes_remote_meanwhile(live: Client, f
 def test_wrong_api_key_stays_remote(fake: FakeUap, key: SigningKey) -> None:
     token = issue(fake, key)
     with Client(fake.base_url, local=LocalMode(sdk_api_key="wrong", max_backoff_seconds=0.2)) as client:
-        eventually(lambda: len(fake.last_event_ids) >= 2)
+        wait_until(lambda: len(fake.last_event_ids) >= 2)
         assert not client.local_live
         client.validate(token)
         client.validate(token)
@@ -322,7 +271,7 @@ async def _async_flow(fake: FakeUap, key: SigningKey) -> None:
         deadline = time.monotonic() + 5
         while not fake.connections:
             assert time.monotonic() < deadline
-            await __import__("asyncio").sleep(0.01)
+            await asyncio.sleep(0.01)
         fake.ready()
         assert await client.wait_local(5)
         token = issue(fake, key)
@@ -332,7 +281,7 @@ async def _async_flow(fake: FakeUap, key: SigningKey) -> None:
         fake.send("session_ended", {"session_id": sid_of(token), "user_id": "7"}, id="9")
         while client._local is not None and client._local.state.last_event_id != "9":
             assert time.monotonic() < deadline + 5
-            await __import__("asyncio").sleep(0.01)
+            await asyncio.sleep(0.01)
         with pytest.raises(TokenInvalid):
             await client.validate(token)
 

@@ -49,9 +49,7 @@ class AsyncClient:
         )
         self._local: AsyncLocalValidator | None = None
         if local is not None:
-            from ._local import AsyncLocalValidator
-
-            self._local = AsyncLocalValidator(self._http, local, self._remote_validate)
+            self._local = local.driver().AsyncLocalValidator(self._http, local, self._remote_validate)
 
     async def __aenter__(self) -> AsyncClient:
         return self

@@ -48,9 +48,7 @@ class Client:
         )
         self._local: LocalValidator | None = None
         if local is not None:
-            from ._local import LocalValidator
-
-            self._local = LocalValidator(self._http, local, self._remote_validate)
+            self._local = local.driver().LocalValidator(self._http, local, self._remote_validate)
 
     def __enter__(self) -> Client:
         return self

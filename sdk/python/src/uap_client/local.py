@@ -11,6 +11,7 @@ validates remotely (fail closed). Needs the ``local`` extra
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Mapping
 
 __all__ = ["LocalMode"]
@@ -64,3 +65,12 @@ class LocalMode:
         if not options.get("sdk_api_key"):
             raise ValueError("UAP_LOCAL_MODE needs the setting UAP_SDK_API_KEY (UAP's sdk_api_key)")
         return cls(**options)
+
+    @staticmethod
+    def driver() -> ModuleType:
+        """The module that implements local mode (it needs ``cryptography``, the ``local`` extra)."""
+        try:
+            from . import _local
+        except ImportError as exc:
+            raise ImportError("uap_client local mode needs cryptography: pip install 'uap-client[local]'") from exc
+        return _local
