@@ -93,8 +93,8 @@ class UapServer:
         self.process = None
 
 
-def make_server(tmp: Path) -> UapServer:
-    """Writes ``uap.toml`` and the host database ``host.db`` in ``tmp``."""
+def make_server(tmp: Path, extra: tuple[str, ...] = ()) -> UapServer:
+    """Writes ``uap.toml`` (plus the ``extra`` lines) and the host database ``host.db`` in ``tmp``."""
     port = free_port()
     config = tmp / "uap.toml"
     config.write_text(
@@ -109,6 +109,7 @@ def make_server(tmp: Path) -> UapServer:
                 "bcrypt_cost = 4",
                 "refusal_floor_max_ms = 0",
                 'log_format = "pretty"',
+                *extra,
                 "",
             ]
         )
