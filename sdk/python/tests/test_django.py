@@ -7,12 +7,12 @@ import django
 import httpx
 import pytest
 from conftest import login
-from fake_uap import API_KEY, ISSUER, issue, wait_until
 from django.conf import settings
 from django.http import JsonResponse
 from django.test import Client as DjangoClient
 from django.test.utils import override_settings
 from django.urls import path
+from fake_uap import API_KEY, ISSUER, issue, wait_until
 
 from uap_client.django import get_validator, login_required, roles_required
 

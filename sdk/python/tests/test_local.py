@@ -9,11 +9,12 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from fake_uap import API_KEY, ISSUER, FakeUap, SigningKey, claims, issue, mode, wait_until
+from fake_uap import ISSUER, FakeUap, SigningKey, claims, issue, mode, wait_until
 
 from uap_client import AsyncClient, Client, LocalMode, TokenInvalid
 from uap_client._feed import Event, FeedState, SseParser
 from uap_client._jose import parse_jwks, parse_token, verify
+
 
 def sid_of(token: str) -> str:
     return parse_token(token).claims["session_id"]

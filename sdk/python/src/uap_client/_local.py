@@ -107,9 +107,7 @@ class LocalValidator:
         self._http = http
         self._remote = remote
         self._stop = threading.Event()
-        self._feed_http = httpx.Client(
-            base_url=http.base_url, headers={"User-Agent": _core.USER_AGENT}, transport=None
-        )
+        self._feed_http = httpx.Client(base_url=http.base_url, headers={"User-Agent": _core.USER_AGENT})
         self._response: httpx.Response | None = None
         self._thread = threading.Thread(target=self._run, name="uap-feed", daemon=True)
         self._thread.start()
@@ -239,9 +237,7 @@ class AsyncLocalValidator:
     """Local checks for :class:`~uap_client.AsyncClient`: the feed is an asyncio
     task, started by :meth:`start` or the first :meth:`validate`; :meth:`close` cancels it."""
 
-    def __init__(
-        self, http: httpx.AsyncClient, mode: LocalMode, remote: Callable[[str], Awaitable[User]]
-    ) -> None:
+    def __init__(self, http: httpx.AsyncClient, mode: LocalMode, remote: Callable[[str], Awaitable[User]]) -> None:
         self._checks = _Checks(mode)
         self._http = http
         self._remote = remote
