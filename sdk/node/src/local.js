@@ -213,6 +213,19 @@ export class FeedState {
     this.ready = false;
   }
 
+  /**
+   * A new connection: not live until its ready. Without an event id to resume from, the
+   * server cannot replay what was missed since an earlier connection (nor say resync):
+   * the cache is emptied here instead.
+   */
+  connected() {
+    this.ready = false;
+    if (this.lastEventId === null) {
+      this._clearCache();
+      this.seq += 1;
+    }
+  }
+
   goLive() {
     this.ready = true;
     this.touched();
@@ -515,7 +528,7 @@ export class LocalValidator {
       else this._logger.warn(`uap local mode: the events feed answered ${response.status}; validating remotely`);
       return false;
     }
-    this.state.disconnected(); // a new connection is live only after its ready
+    this.state.connected();
     this.state.touched();
     // No byte for 2 × heartbeat + 5 s: the connection is dead even if TCP does not know yet.
     const watchdog = setInterval(() => {

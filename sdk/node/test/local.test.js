@@ -209,6 +209,21 @@ describe('local mode', () => {
     assert.equal(fake.validateCalls, calls);
   });
 
+  test('a reconnection without an event id forgets the cache', async () => {
+    const c = await live();
+    const token = fake.issue(key);
+    await c.validate(token);
+    await c.validate(token);
+    assert.equal(fake.validateCalls, 1);
+    fake.closeFeeds(); // no event id seen: the server will have nothing to replay from
+    await fake.waitConnections(2);
+    fake.ready();
+    assert.equal(await c.waitLocal(5000), true);
+    await c.validate(token);
+    assert.equal(fake.validateCalls, 2);
+    assert.deepEqual(fake.lastEventIds, [null, null]);
+  });
+
   test('a wrong API key stays remote', async () => {
     const token = fake.issue(key);
     const c = client({ sdkApiKey: 'wrong' });

@@ -237,6 +237,20 @@ def test_reconnects_with_last_event_id_and_goes_remote_meanwhile(live: Client, f
     assert fake.validate_calls == calls  # the cache survived a replayed reconnection
 
 
+def test_a_reconnection_without_an_event_id_forgets_the_cache(live: Client, fake: FakeUap, key: SigningKey) -> None:
+    token = issue(fake, key)
+    live.validate(token)
+    live.validate(token)
+    assert fake.validate_calls == 1
+    fake.close_feeds()  # no event id seen: the server will have nothing to replay from
+    fake.wait_connections(2)
+    fake.ready()
+    assert live.wait_local(5)
+    live.validate(token)
+    assert fake.validate_calls == 2
+    assert fake.last_event_ids == [None, None]
+
+
 def test_wrong_api_key_stays_remote(fake: FakeUap, key: SigningKey) -> None:
     token = issue(fake, key)
     with Client(fake.base_url, local=LocalMode(sdk_api_key="wrong", max_backoff_seconds=0.2)) as client:

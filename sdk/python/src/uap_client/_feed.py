@@ -229,9 +229,14 @@ class FeedState:
         self._last_byte = self._clock()
 
     def connected(self) -> None:
-        """A new connection: not live until its ``ready``."""
+        """A new connection: not live until its ``ready``. Without an event id to
+        resume from, the server cannot replay what was missed since an earlier
+        connection (nor say ``resync``): the cache is emptied here instead."""
         with self._lock:
             self._ready = False
+            if self.last_event_id is None:
+                self._clear_cache()
+                self._seq += 1
 
     def disconnected(self) -> None:
         with self._lock:
