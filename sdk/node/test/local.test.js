@@ -224,6 +224,20 @@ describe('local mode', () => {
     assert.deepEqual(fake.lastEventIds, [null, null]);
   });
 
+  test('a silent feed is down after 2 heartbeats + 5 s, and is reconnected', async () => {
+    fake.heartbeatSeconds = 0.1; // down after 5.2 s without a byte
+    const c = await live();
+    const token = fake.issue(key);
+    await c.validate(token);
+    const wentLive = Date.now();
+    await waitUntil(() => !c.localLive, 8000);
+    assert.ok(Date.now() - wentLive > 5000);
+    const calls = fake.validateCalls;
+    await c.validate(token);
+    assert.equal(fake.validateCalls, calls + 1); // remote, though the token is cached
+    await fake.waitConnections(2, 5000); // the watchdog dropped the silent connection
+  });
+
   test('a wrong API key stays remote', async () => {
     const token = fake.issue(key);
     const c = client({ sdkApiKey: 'wrong' });

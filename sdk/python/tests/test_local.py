@@ -251,6 +251,22 @@ def test_a_reconnection_without_an_event_id_forgets_the_cache(live: Client, fake
     assert fake.last_event_ids == [None, None]
 
 
+def test_a_silent_feed_is_down_after_two_heartbeats_and_five_seconds(fake: FakeUap, key: SigningKey) -> None:
+    fake.heartbeat_seconds = 0.1  # down after 5.2 s without a byte
+    with Client(fake.base_url, local=mode()) as client:
+        fake.wait_connections(1)
+        fake.ready()
+        assert client.wait_local(5)
+        token = issue(fake, key)
+        client.validate(token)
+        went_live = time.monotonic()
+        wait_until(lambda: not client.local_live, timeout=8)
+        assert time.monotonic() - went_live > 5
+        calls = fake.validate_calls
+        client.validate(token)
+        assert fake.validate_calls == calls + 1  # remote, though the token is cached
+
+
 def test_wrong_api_key_stays_remote(fake: FakeUap, key: SigningKey) -> None:
     token = issue(fake, key)
     with Client(fake.base_url, local=LocalMode(sdk_api_key="wrong", max_backoff_seconds=0.2)) as client:
