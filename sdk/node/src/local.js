@@ -400,6 +400,9 @@ export class LocalValidator {
     this._logger = logger;
     this.state = new FeedState({ retentionMs: retentionSeconds * 1000, cacheSize, maxRevocations });
     this._keys = null; // null: never fetched (or stale)
+    // Tokens whose signature and claims were verified: the signature is checked once per token.
+    this._verified = new Map();
+    this._cacheSize = cacheSize;
     this._lastUnknownRefetch = -Infinity;
     this._closed = false;
     this._controller = null;
@@ -424,22 +427,27 @@ export class LocalValidator {
 
   async validate(token) {
     if (!this.live) return this._remote(token);
-    const parsed = parseToken(token);
-    let jwk = this._find(parsed);
-    if (jwk === null) {
-      const now = performance.now();
-      if (now - this._lastUnknownRefetch < this._jwksRefetchMs) throw invalid('Unknown signing key');
-      this._lastUnknownRefetch = now;
-      try {
-        await this._fetchKeys();
-      } catch (err) {
-        if (err instanceof UAPUnavailable) return this._remote(token);
-        throw err;
+    let claims = this._known(token);
+    if (claims === null) {
+      const parsed = parseToken(token);
+      let jwk = this._find(parsed);
+      if (jwk === null) {
+        const now = performance.now();
+        if (now - this._lastUnknownRefetch < this._jwksRefetchMs) throw invalid('Unknown signing key');
+        this._lastUnknownRefetch = now;
+        try {
+          await this._fetchKeys();
+        } catch (err) {
+          if (err instanceof UAPUnavailable) return this._remote(token);
+          throw err;
+        }
+        jwk = this._find(parsed);
+        if (jwk === null) throw invalid('Unknown signing key');
       }
-      jwk = this._find(parsed);
-      if (jwk === null) throw invalid('Unknown signing key');
+      claims = verifyToken(parsed, jwk, { issuer: this.issuer, audience: this.audience });
+      this._verified.set(token, { claims, jwk });
+      while (this._verified.size > this._cacheSize) this._verified.delete(this._verified.keys().next().value);
     }
-    const claims = verifyToken(parsed, jwk, { issuer: this.issuer, audience: this.audience });
     const verdict = this.state.check(claims);
     if (verdict.invalid) throw invalid();
     if (verdict.user) return verdict.user;
@@ -452,6 +460,14 @@ export class LocalValidator {
     }
     if (!this.state.remember(claims, user, verdict)) throw invalid();
     return user;
+  }
+
+  /** The claims of a token verified before with a key still in the JWKS (only exp is checked again), else null. */
+  _known(token) {
+    const hit = this._verified.get(token);
+    if (!hit || this._find({ kid: hit.jwk.kid, alg: hit.jwk.alg }) !== hit.jwk) return null;
+    if (hit.claims.exp <= Date.now() / 1000) throw invalid('Token expired');
+    return hit.claims;
   }
 
   _find(parsed) {

@@ -209,6 +209,15 @@ describe('local mode', () => {
     assert.equal(fake.validateCalls, calls);
   });
 
+  test('a token seen before expires all the same', async () => {
+    const c = await live();
+    const token = fake.issue(key, { exp: Math.floor(Date.now() / 1000) + 1 });
+    assert.equal((await c.validate(token)).userId, '7');
+    await waitUntil(() => Date.now() / 1000 >= JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).exp, 3000);
+    await assert.rejects(c.validate(token), /expired/);
+    assert.equal(fake.validateCalls, 1);
+  });
+
   test('a reconnection without an event id forgets the cache', async () => {
     const c = await live();
     const token = fake.issue(key);

@@ -195,6 +195,15 @@ def test_bad_signature_expired_and_wrong_issuer_are_refused(live: Client, fake: 
     assert fake.validate_calls == 0
 
 
+def test_a_token_seen_before_expires_all_the_same(live: Client, fake: FakeUap, key: SigningKey) -> None:
+    token = issue(fake, key, exp=int(time.time()) + 1)
+    assert live.validate(token).user_id == "7"
+    wait_until(lambda: time.time() >= parse_token(token).claims["exp"], timeout=3)
+    with pytest.raises(TokenInvalid, match="expired"):
+        live.validate(token)
+    assert fake.validate_calls == 1
+
+
 def test_audience_when_given(fake: FakeUap, key: SigningKey) -> None:
     with Client(fake.base_url, local=mode(audience="shop")) as client:
         fake.wait_connections(1)

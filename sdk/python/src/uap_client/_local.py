@@ -12,6 +12,7 @@ import random
 import socket
 import threading
 import time
+from collections import OrderedDict
 from typing import Awaitable, Callable
 
 import httpx
@@ -72,18 +73,40 @@ class _Checks:
             retention=mode.retention_seconds, cache_size=mode.cache_size, max_revocations=mode.max_revocations
         )
         self.keys = KeySet(mode.jwks_refetch_seconds)
+        # Tokens whose signature and claims were verified: the signature is checked once per token.
+        self._verified: OrderedDict[str, tuple[Claims, Jwk]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     @property
     def live(self) -> bool:
         """Whether tokens are checked in-process right now (feed live, keys known)."""
         return self.state.live() and self.keys.fetched
 
-    def verified(self, parsed: ParsedToken, jwk: Jwk) -> tuple[Claims, Verdict]:
+    def known(self, token: str) -> Claims | None:
+        """The claims of a token whose signature was verified before with a key
+        still in the JWKS (then only ``exp`` is checked again); None otherwise."""
+        hit = self._verified.get(token)
+        if hit is None or self.keys.find(hit[1].kid, hit[1].alg) is not hit[1]:
+            return None
+        if hit[0].exp <= time.time():
+            raise TokenInvalid("Token expired")
+        return hit[0]
+
+    def verify(self, token: str, parsed: ParsedToken, jwk: Jwk) -> Claims:
+        """Signature and claims; a good token is remembered (bounded) so that its
+        signature is not verified again."""
         claims = verify(parsed, jwk, now=time.time(), issuer=self.mode.issuer, audience=self.mode.audience)
+        with self._verified_lock:
+            self._verified[token] = (claims, jwk)
+            while len(self._verified) > self.mode.cache_size:
+                self._verified.popitem(last=False)
+        return claims
+
+    def verdict(self, claims: Claims) -> Verdict:
         verdict = self.state.check(claims)
         if verdict.invalid:
             raise TokenInvalid("Invalid or expired token")
-        return claims, verdict
+        return verdict
 
     def settle(self, claims: Claims, verdict: Verdict, user: User | None) -> User:
         """Records the server's first answer for this token and returns it."""
@@ -135,19 +158,22 @@ class LocalValidator:
         checks = self._checks
         if not checks.live:
             return self._remote(token)
-        parsed = parse_token(token)
-        jwk = checks.keys.find(parsed.kid, parsed.alg)
-        if jwk is None:
-            if not checks.keys.may_refetch_for_unknown_kid():
-                raise TokenInvalid("Unknown signing key")
-            try:
-                self._fetch_keys()
-            except UAPUnavailable:
-                return self._remote(token)
+        claims = checks.known(token)
+        if claims is None:
+            parsed = parse_token(token)
             jwk = checks.keys.find(parsed.kid, parsed.alg)
             if jwk is None:
-                raise TokenInvalid("Unknown signing key")
-        claims, verdict = checks.verified(parsed, jwk)
+                if not checks.keys.may_refetch_for_unknown_kid():
+                    raise TokenInvalid("Unknown signing key")
+                try:
+                    self._fetch_keys()
+                except UAPUnavailable:
+                    return self._remote(token)
+                jwk = checks.keys.find(parsed.kid, parsed.alg)
+                if jwk is None:
+                    raise TokenInvalid("Unknown signing key")
+            claims = checks.verify(token, parsed, jwk)
+        verdict = checks.verdict(claims)
         if verdict.user is not None:
             return verdict.user
         try:
@@ -272,19 +298,22 @@ class AsyncLocalValidator:
         checks = self._checks
         if not checks.live:
             return await self._remote(token)
-        parsed = parse_token(token)
-        jwk = checks.keys.find(parsed.kid, parsed.alg)
-        if jwk is None:
-            if not checks.keys.may_refetch_for_unknown_kid():
-                raise TokenInvalid("Unknown signing key")
-            try:
-                await self._fetch_keys()
-            except UAPUnavailable:
-                return await self._remote(token)
+        claims = checks.known(token)
+        if claims is None:
+            parsed = parse_token(token)
             jwk = checks.keys.find(parsed.kid, parsed.alg)
             if jwk is None:
-                raise TokenInvalid("Unknown signing key")
-        claims, verdict = checks.verified(parsed, jwk)
+                if not checks.keys.may_refetch_for_unknown_kid():
+                    raise TokenInvalid("Unknown signing key")
+                try:
+                    await self._fetch_keys()
+                except UAPUnavailable:
+                    return await self._remote(token)
+                jwk = checks.keys.find(parsed.kid, parsed.alg)
+                if jwk is None:
+                    raise TokenInvalid("Unknown signing key")
+            claims = checks.verify(token, parsed, jwk)
+        verdict = checks.verdict(claims)
         if verdict.user is not None:
             return verdict.user
         try:
