@@ -199,9 +199,11 @@ class LocalValidator:
             try:
                 went_live = self._stream()
             except (httpx.HTTPError, UAPUnavailable) as exc:
-                logger.warning("uap local mode: events feed down (%s); validating remotely", type(exc).__name__)
+                if not self._stop.is_set():
+                    logger.warning("uap local mode: events feed down (%s); validating remotely", type(exc).__name__)
             except Exception:  # the thread must live on: a bug here means remote checks, not none
-                logger.exception("uap local mode: events feed failed; validating remotely")
+                if not self._stop.is_set():
+                    logger.exception("uap local mode: events feed failed; validating remotely")
             finally:
                 self._checks.state.disconnected()
                 self._response = None
