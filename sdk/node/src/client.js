@@ -12,6 +12,7 @@ import {
   UAPError,
   UAPUnavailable,
 } from './errors.js';
+import { LocalValidator } from './local.js';
 
 const AUTH = '/api/v1/auth';
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -122,9 +123,11 @@ async function loginResult(response) {
 
 export class UAPClient {
   /**
-   * @param {{baseUrl: string, timeoutMs?: number, fetch?: typeof fetch, headers?: Record<string, string>}} options
+   * `local` turns on local mode (see local.js): validate() then checks asymmetric tokens
+   * in-process while UAP's events feed is live, and remotely otherwise; close() stops it.
+   * @param {{baseUrl: string, timeoutMs?: number, fetch?: typeof fetch, headers?: Record<string, string>, local?: object}} options
    */
-  constructor({ baseUrl, timeoutMs = DEFAULT_TIMEOUT_MS, fetch: fetchImpl = globalThis.fetch, headers = {} } = {}) {
+  constructor({ baseUrl, timeoutMs = DEFAULT_TIMEOUT_MS, fetch: fetchImpl = globalThis.fetch, headers = {}, local } = {}) {
     if (typeof baseUrl !== 'string' || !/^https?:\/\//.test(baseUrl)) {
       throw new TypeError(`baseUrl must be an http(s) URL, got ${JSON.stringify(baseUrl)}`);
     }
@@ -132,6 +135,31 @@ export class UAPClient {
     this.timeoutMs = timeoutMs;
     this._fetch = fetchImpl;
     this._headers = { 'user-agent': 'uap-client-node/0.1.0', ...headers };
+    this._local = local
+      ? new LocalValidator({
+          baseUrl: this.baseUrl,
+          fetch: fetchImpl,
+          remote: (token) => this._remoteValidate(token),
+          timeoutMs,
+          userAgent: this._headers['user-agent'],
+          options: local,
+        })
+      : null;
+  }
+
+  /** Whether validate() checks tokens in-process right now (local mode, feed live). */
+  get localLive() {
+    return this._local !== null && this._local.live;
+  }
+
+  /** Resolves true once local checks are live; false without local mode or after timeoutMs. */
+  async waitLocal(timeoutMs = 5000) {
+    return this._local !== null && this._local.waitLive(timeoutMs);
+  }
+
+  /** Stops local mode's feed (a no-op without it). */
+  async close() {
+    await this._local?.close();
   }
 
   async _send(method, path, { json, token } = {}) {
@@ -173,9 +201,16 @@ export class UAPClient {
     return loginResult(await this._send('POST', `${AUTH}/mfa/verify`, { json: { mfa_token: mfaToken, code } }));
   }
 
-  /** GET /validate: the token's User, or TokenInvalid; UAPUnavailable when UAP cannot say. */
+  /**
+   * GET /validate: the token's User, or TokenInvalid; UAPUnavailable when UAP cannot say.
+   * In local mode, checked in-process while the feed is live (a session's first sight still asks UAP).
+   */
   async validate(token) {
     checkToken(token);
+    return this._local ? this._local.validate(token) : this._remoteValidate(token);
+  }
+
+  async _remoteValidate(token) {
     const response = await this._send('GET', `${AUTH}/validate`, { token });
     const body = await read(response);
     if (body.valid !== true) throw new TokenInvalid('Invalid or expired token', { status: response.status });

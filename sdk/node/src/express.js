@@ -1,6 +1,7 @@
 // expressAuth: Express (or plain node:http) middleware protecting routes with
-// UAP. It asks a validator for the user behind the Bearer token: remote
-// validation (GET /validate per request) by default.
+// UAP. It asks a validator for the user behind the Bearer token: its client's
+// validate() — remote (GET /validate per request) by default, in-process with
+// the `local` option.
 
 import { UAPClient } from './client.js';
 import { TokenInvalid, UAPUnavailable } from './errors.js';
@@ -9,7 +10,7 @@ export const NOT_AUTHENTICATED = 'Not authenticated';
 export const INVALID_TOKEN = 'Invalid or expired token';
 export const UNAVAILABLE = 'Authentication service unavailable';
 
-/** Validates each token with GET /validate through a UAPClient. */
+/** Validates each token through a UAPClient: GET /validate, or in-process when the client has local mode. */
 export class RemoteValidator {
   constructor(client) {
     this.client = client;
@@ -17,6 +18,10 @@ export class RemoteValidator {
 
   validate(token) {
     return this.client.validate(token);
+  }
+
+  close() {
+    return this.client.close();
   }
 }
 
@@ -60,13 +65,14 @@ function missingRoles(roles) {
  * Middleware: 401 JSON without a valid token, 403 JSON without one of `roles`, 503 JSON when
  * UAP cannot answer (logged; never "not logged in"); otherwise sets `req.user` and
  * `req.sessionId` and calls `next()`. `excludedPaths` (matched against the full request path)
- * pass through untouched.
+ * pass through untouched. `local` ({sdkApiKey, issuer?, audience?, ...}) checks tokens
+ * in-process (see local.js); the middleware's `close()` then stops the feed.
  */
-export function expressAuth({ baseUrl, excludedPaths = [], roles = [], timeoutMs, client, validator, logger = console } = {}) {
-  const check =
-    validator ?? new RemoteValidator(client ?? new UAPClient({ baseUrl, ...(timeoutMs === undefined ? {} : { timeoutMs }) }));
+export function expressAuth({ baseUrl, excludedPaths = [], roles = [], timeoutMs, client, validator, local, logger = console } = {}) {
+  const options = { baseUrl, ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(local ? { local: { logger, ...local } } : {}) };
+  const check = validator ?? new RemoteValidator(client ?? new UAPClient(options));
   const excluded = pathMatcher(excludedPaths);
-  return async function uapAuth(req, res, next) {
+  async function uapAuth(req, res, next) {
     if (excluded(pathOf(req))) return next();
     const token = bearer(req.headers?.authorization);
     if (token === null) return send(res, 401, NOT_AUTHENTICATED);
@@ -83,7 +89,12 @@ export function expressAuth({ baseUrl, excludedPaths = [], roles = [], timeoutMs
     req.user = user;
     req.sessionId = user.sessionId;
     return next();
+  }
+  uapAuth.validator = check;
+  uapAuth.close = async () => {
+    await check.close?.();
   };
+  return uapAuth;
 }
 
 /** Per-route role guard after expressAuth: 401 JSON without `req.user`, 403 JSON without one of `roles`. */

@@ -1,7 +1,8 @@
 // @uap/client: a client for UAP (CONTRACT §8) and an Express middleware. No
-// runtime dependency: Node >= 20's fetch.
+// runtime dependency: Node >= 20's fetch (and node:crypto for local mode).
 
 export { UAPClient, rolesOf } from './client.js';
+export { LocalValidator, parseJwks, parseToken, verifyToken } from './local.js';
 export { RemoteValidator, expressAuth, requireRoles, bearer } from './express.js';
 export {
   Blocked,

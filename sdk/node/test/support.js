@@ -45,8 +45,8 @@ export class UapServer {
     this.child = null;
   }
 
-  /** Writes uap.toml and host.db in a fresh temporary directory. */
-  static async create() {
+  /** Writes uap.toml (plus `extra(dir)`'s lines) and host.db in a fresh temporary directory. */
+  static async create({ extra = () => [] } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'uap-sdk-node-'));
     const port = await freePort();
     const config = join(dir, 'uap.toml');
@@ -62,6 +62,7 @@ export class UapServer {
         'bcrypt_cost = 4',
         'refusal_floor_max_ms = 0',
         'log_format = "pretty"',
+        ...extra(dir),
         '',
       ].join('\n'),
     );

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+from fake_uap import FakeUap, SigningKey
 
 #: username -> (password, role)
 USERS = {
@@ -92,8 +93,8 @@ class UapServer:
         self.process = None
 
 
-def make_server(tmp: Path) -> UapServer:
-    """Writes ``uap.toml`` and the host database ``host.db`` in ``tmp``."""
+def make_server(tmp: Path, extra: tuple[str, ...] = ()) -> UapServer:
+    """Writes ``uap.toml`` (plus the ``extra`` lines) and the host database ``host.db`` in ``tmp``."""
     port = free_port()
     config = tmp / "uap.toml"
     config.write_text(
@@ -108,6 +109,7 @@ def make_server(tmp: Path) -> UapServer:
                 "bcrypt_cost = 4",
                 "refusal_floor_max_ms = 0",
                 'log_format = "pretty"',
+                *extra,
                 "",
             ]
         )
@@ -176,3 +178,17 @@ def login(base_url: str, username: str) -> str:
 def unique_name() -> str:
     """An identifier no other test uses (rate limits count per identifier)."""
     return f"nobody-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def key() -> SigningKey:
+    """The fake UAP's signing key (EdDSA, kid k1)."""
+    return SigningKey("EdDSA", kid="k1")
+
+
+@pytest.fixture
+def fake(key: SigningKey) -> Iterator[FakeUap]:
+    """A fake UAP (tests/fake_uap.py) for local-mode tests."""
+    server = FakeUap(key).start()
+    yield server
+    server.stop()

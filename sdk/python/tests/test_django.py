@@ -12,8 +12,9 @@ from django.http import JsonResponse
 from django.test import Client as DjangoClient
 from django.test.utils import override_settings
 from django.urls import path
+from fake_uap import API_KEY, ISSUER, issue, wait_until
 
-from uap_client.django import login_required, roles_required
+from uap_client.django import get_validator, login_required, roles_required
 
 if not settings.configured:
     settings.configure(
@@ -131,3 +132,30 @@ def test_uap_down_is_503_not_401(doomed_uap) -> None:
             assert response.json() == {"error": "Authentication service unavailable"}
         assert web.get("/me").status_code == 401
         assert web.get("/health", headers=bearer(token)).status_code == 200
+
+
+def test_local_mode_from_settings(fake, key) -> None:
+    local = {"issuer": ISSUER, "max_backoff_seconds": 0.2}
+    with override_settings(UAP_BASE_URL=fake.base_url, UAP_LOCAL_MODE=local, UAP_SDK_API_KEY=API_KEY):
+        web = DjangoClient()
+        validator = get_validator()
+        try:
+            fake.wait_connections(1)
+            fake.ready()
+            assert validator.client.wait_local(5)
+            token = issue(fake, key, username="carol", role="admin")
+            for url in ("/me", "/admin", "/async-me"):
+                assert web.get(url, headers=bearer(token)).status_code == 200, url
+            assert fake.validate_calls == 1  # first sight only
+            sid = web.get("/me", headers=bearer(token)).json()["session_id"]
+            fake.send("session_ended", {"session_id": sid, "user_id": "7"}, id="1")
+            wait_until(lambda: web.get("/me", headers=bearer(token)).status_code == 401)
+            assert fake.validate_calls == 1
+        finally:
+            validator.close()
+
+
+def test_local_mode_setting_needs_the_key() -> None:
+    with override_settings(UAP_BASE_URL="http://127.0.0.1:9", UAP_LOCAL_MODE=True, UAP_SDK_API_KEY=None):
+        with pytest.raises(ValueError, match="UAP_SDK_API_KEY"):
+            get_validator()

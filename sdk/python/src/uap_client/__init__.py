@@ -3,7 +3,8 @@
 ``Client`` / ``AsyncClient`` wrap the ``/api/v1/auth`` routes with typed results
 and typed errors; ``uap_client.fastapi``, ``uap_client.flask`` and
 ``uap_client.django`` protect routes of those frameworks. Tokens are validated
-remotely (``GET /validate``) on every request.
+remotely (``GET /validate``) on every request by default; ``local=LocalMode(...)``
+(:mod:`uap_client.local`) checks them in-process, following UAP's revocation feed.
 """
 
 from ._async_client import AsyncClient
@@ -19,6 +20,7 @@ from .errors import (
     UAPError,
     UAPUnavailable,
 )
+from .local import LocalMode
 from .models import Health, LoginResult, SessionInfo, User
 from .validators import AsyncRemoteValidator, AsyncValidator, RemoteValidator, Validator
 
@@ -32,6 +34,7 @@ __all__ = [
     "Client",
     "Health",
     "InvalidCredentials",
+    "LocalMode",
     "LoginResult",
     "MfaEnrollmentRequired",
     "MfaRequired",

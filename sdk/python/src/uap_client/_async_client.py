@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from . import _core
+from .local import LocalMode
 from .models import Health, LoginResult, SessionInfo, User
+
+if TYPE_CHECKING:
+    from ._local import AsyncLocalValidator
 
 T = TypeVar("T")
 
@@ -20,6 +24,11 @@ class AsyncClient:
     ``timeout`` (seconds) bounds every call; a timeout, a refused connection or a
     5xx raises :class:`~uap_client.UAPUnavailable`. ``transport`` replaces httpx's
     transport (tests, proxies). Share one per event loop; ``await close()`` (or ``async with``) when done.
+
+    ``local=LocalMode(sdk_api_key=...)`` turns on local mode (:mod:`uap_client.local`):
+    ``validate`` then checks asymmetric tokens in-process while UAP's events feed
+    is live (an asyncio task, started by the first ``validate`` or ``start_local()``),
+    and remotely otherwise.
     """
 
     def __init__(
@@ -29,6 +38,7 @@ class AsyncClient:
         timeout: float = _core.DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         headers: dict[str, str] | None = None,
+        local: LocalMode | None = None,
     ) -> None:
         self.base_url = _core.normalize_base_url(base_url)
         self._http = httpx.AsyncClient(
@@ -37,6 +47,9 @@ class AsyncClient:
             transport=transport,
             headers={"User-Agent": _core.USER_AGENT, **(headers or {})},
         )
+        self._local: AsyncLocalValidator | None = None
+        if local is not None:
+            self._local = local.driver().AsyncLocalValidator(self._http, local, self._remote_validate)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -45,7 +58,25 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        """Cancels local mode's feed task and closes the connection pool."""
+        if self._local is not None:
+            await self._local.close()
         await self._http.aclose()
+
+    def start_local(self) -> None:
+        """Starts local mode's feed task in the running loop (the first ``validate`` does too)."""
+        if self._local is not None:
+            self._local.start()
+
+    @property
+    def local_live(self) -> bool:
+        """Whether ``validate`` checks tokens in-process right now (local mode, feed live)."""
+        return self._local is not None and self._local.live
+
+    async def wait_local(self, timeout: float = 5.0) -> bool:
+        """Starts the feed if needed and waits (at most ``timeout`` seconds) until
+        local checks are live; False without local mode or when it did not come up in time."""
+        return self._local is not None and await self._local.wait_live(timeout)
 
     def __repr__(self) -> str:
         return f"AsyncClient({self.base_url!r})"
@@ -73,8 +104,15 @@ class AsyncClient:
 
     async def validate(self, token: str) -> User:
         """``GET /validate``: the token's user, or TokenInvalid (answer 401);
-        UAPUnavailable when UAP cannot say (answer 503)."""
-        return await self._send(_core.validate(_core.check_token(token)))
+        UAPUnavailable when UAP cannot say (answer 503). In local mode, checked
+        in-process while the feed is live (the first sight of a session still asks UAP)."""
+        _core.check_token(token)
+        if self._local is not None:
+            return await self._local.validate(token)
+        return await self._remote_validate(token)
+
+    async def _remote_validate(self, token: str) -> User:
+        return await self._send(_core.validate(token))
 
     async def validate_batch(self, tokens: list[str]) -> list[User | None]:
         """``POST /validate/batch`` (at most 1000): a User or None per token, in order."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from . import _core
+from .local import LocalMode
 from .models import Health, LoginResult, SessionInfo, User
+
+if TYPE_CHECKING:
+    from ._local import LocalValidator
 
 T = TypeVar("T")
 
@@ -20,6 +24,10 @@ class Client:
     ``timeout`` (seconds) bounds every call; a timeout, a refused connection or a
     5xx raises :class:`~uap_client.UAPUnavailable`. ``transport`` replaces httpx's
     transport (tests, proxies). Thread-safe; close it (or use ``with``) when done.
+
+    ``local=LocalMode(sdk_api_key=...)`` turns on local mode (:mod:`uap_client.local`):
+    ``validate`` then checks asymmetric tokens in-process while UAP's events feed
+    is live (a daemon thread keeps it connected), and remotely otherwise.
     """
 
     def __init__(
@@ -29,6 +37,7 @@ class Client:
         timeout: float = _core.DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
         headers: dict[str, str] | None = None,
+        local: LocalMode | None = None,
     ) -> None:
         self.base_url = _core.normalize_base_url(base_url)
         self._http = httpx.Client(
@@ -37,6 +46,9 @@ class Client:
             transport=transport,
             headers={"User-Agent": _core.USER_AGENT, **(headers or {})},
         )
+        self._local: LocalValidator | None = None
+        if local is not None:
+            self._local = local.driver().LocalValidator(self._http, local, self._remote_validate)
 
     def __enter__(self) -> Client:
         return self
@@ -45,7 +57,20 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Closes the connection pool and stops local mode's feed thread."""
+        if self._local is not None:
+            self._local.close()
         self._http.close()
+
+    @property
+    def local_live(self) -> bool:
+        """Whether ``validate`` checks tokens in-process right now (local mode, feed live)."""
+        return self._local is not None and self._local.live
+
+    def wait_local(self, timeout: float = 5.0) -> bool:
+        """Waits (at most ``timeout`` seconds) until local checks are live; False
+        without local mode or when the feed did not come up in time."""
+        return self._local is not None and self._local.wait_live(timeout)
 
     def __repr__(self) -> str:
         return f"Client({self.base_url!r})"
@@ -73,8 +98,15 @@ class Client:
 
     def validate(self, token: str) -> User:
         """``GET /validate``: the token's user, or TokenInvalid (answer 401);
-        UAPUnavailable when UAP cannot say (answer 503)."""
-        return self._send(_core.validate(_core.check_token(token)))
+        UAPUnavailable when UAP cannot say (answer 503). In local mode, checked
+        in-process while the feed is live (the first sight of a session still asks UAP)."""
+        _core.check_token(token)
+        if self._local is not None:
+            return self._local.validate(token)
+        return self._remote_validate(token)
+
+    def _remote_validate(self, token: str) -> User:
+        return self._send(_core.validate(token))
 
     def validate_batch(self, tokens: list[str]) -> list[User | None]:
         """``POST /validate/batch`` (at most 1000): a User or None per token, in order."""

@@ -8,6 +8,9 @@
     UAP_BASE_URL = "http://127.0.0.1:8000"
     UAP_EXCLUDED_PATHS = ["/health/", "/static/*"]
     # UAP_TIMEOUT = 5.0
+    # Local mode (in-process checks, see uap_client.local):
+    # UAP_LOCAL_MODE = True            # or a dict of LocalMode fields, e.g. {"issuer": "UAP"}
+    # UAP_SDK_API_KEY = "..."          # UAP's sdk_api_key
 
     # views.py
     from uap_client.django import login_required, roles_required
@@ -37,6 +40,7 @@ from . import _web
 from ._client import Client
 from ._core import DEFAULT_TIMEOUT
 from .errors import UAPError
+from .local import LocalMode
 from .models import User
 from .validators import RemoteValidator, Validator
 
@@ -48,20 +52,23 @@ _CHECKED = "_uap_checked"
 _REJECTED = "_uap_rejected"
 
 _lock = threading.Lock()
-_validators: dict[tuple[str, float], Validator] = {}
+_validators: dict[tuple[str, float, LocalMode | None], Validator] = {}
 
 
 def get_validator() -> Validator:
     """The process-wide validator for the current ``UAP_BASE_URL`` / ``UAP_TIMEOUT``
-    (one pooled client, shared by every thread)."""
+    / ``UAP_LOCAL_MODE`` (one pooled client, shared by every thread)."""
     base_url = getattr(settings, "UAP_BASE_URL", None)
     if not base_url:
         raise RuntimeError("uap_client.django needs the setting UAP_BASE_URL")
-    key = (base_url, float(getattr(settings, "UAP_TIMEOUT", DEFAULT_TIMEOUT)))
+    local = LocalMode.from_settings(
+        getattr(settings, "UAP_LOCAL_MODE", None), getattr(settings, "UAP_SDK_API_KEY", None)
+    )
+    key = (base_url, float(getattr(settings, "UAP_TIMEOUT", DEFAULT_TIMEOUT)), local)
     with _lock:
         validator = _validators.get(key)
         if validator is None:
-            validator = RemoteValidator(Client(key[0], timeout=key[1]))
+            validator = RemoteValidator(Client(key[0], timeout=key[1], local=local))
             _validators[key] = validator
         return validator
 

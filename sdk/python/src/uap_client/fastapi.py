@@ -26,6 +26,7 @@ from . import _web
 from ._async_client import AsyncClient
 from ._core import DEFAULT_TIMEOUT
 from .errors import UAPError
+from .local import LocalMode
 from .models import User
 from .validators import AsyncRemoteValidator, AsyncValidator
 
@@ -40,8 +41,9 @@ class UAPAuth:
     One shared ``httpx.AsyncClient`` serves every request; close it on shutdown
     with ``await auth.aclose()`` (e.g. in the app's lifespan). ``excluded_paths``
     (exact, or ``/prefix/*``) pass ``require_user`` without a token and give
-    ``None`` — useful when it is an app-wide dependency. ``validator`` replaces
-    remote validation (for a future local mode, or tests).
+    ``None`` — useful when it is an app-wide dependency. ``local=LocalMode(...)``
+    checks tokens in-process (see :mod:`uap_client.local`); ``validator``
+    replaces the client's validation altogether (tests, a custom check).
     """
 
     def __init__(
@@ -52,11 +54,12 @@ class UAPAuth:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         validator: AsyncValidator | None = None,
+        local: LocalMode | None = None,
     ) -> None:
         if validator is None:
             if base_url is None:
                 raise TypeError("UAPAuth needs base_url (or a validator)")
-            validator = AsyncRemoteValidator(AsyncClient(base_url, timeout=timeout, transport=transport))
+            validator = AsyncRemoteValidator(AsyncClient(base_url, timeout=timeout, transport=transport, local=local))
         self.validator = validator
         self.excluded_paths = _web.ExcludedPaths(excluded_paths)
 

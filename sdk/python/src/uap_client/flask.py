@@ -20,7 +20,8 @@ validated with UAP and ``g.uap_user`` set to the :class:`~uap_client.User`, or t
 JSON — never treated as "not logged in". ``login_required`` answers 401 JSON and
 ``roles_required`` 403 JSON to others; on an excluded path they validate the
 token themselves. Settings: ``UAP_BASE_URL``, ``UAP_EXCLUDED_PATHS``,
-``UAP_TIMEOUT`` in ``app.config`` when not passed.
+``UAP_TIMEOUT`` in ``app.config`` when not passed; local mode with
+``local=LocalMode(...)`` or ``UAP_LOCAL_MODE = True`` and ``UAP_SDK_API_KEY``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from . import _web
 from ._client import Client
 from ._core import DEFAULT_TIMEOUT
 from .errors import UAPError
+from .local import LocalMode
 from .models import User
 from .validators import RemoteValidator, Validator
 
@@ -73,7 +75,9 @@ class UAP:
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
         validator: Validator | None = None,
+        local: LocalMode | None = None,
     ) -> None:
+        self._local = local
         self._base_url = base_url
         self._excluded = excluded_paths
         self._timeout = timeout
@@ -89,7 +93,10 @@ class UAP:
             if not base_url:
                 raise RuntimeError("uap_client.flask.UAP needs base_url= or app.config['UAP_BASE_URL']")
             timeout = self._timeout or app.config.get("UAP_TIMEOUT", DEFAULT_TIMEOUT)
-            validator = RemoteValidator(Client(base_url, timeout=timeout, transport=self._transport))
+            local = self._local or LocalMode.from_settings(
+                app.config.get("UAP_LOCAL_MODE"), app.config.get("UAP_SDK_API_KEY")
+            )
+            validator = RemoteValidator(Client(base_url, timeout=timeout, transport=self._transport, local=local))
         excluded = self._excluded if self._excluded is not None else app.config.get("UAP_EXCLUDED_PATHS", ())
         app.extensions["uap"] = _State(validator, _web.ExcludedPaths(excluded))
         app.before_request(self._before_request)

@@ -2,9 +2,9 @@
 
 An integration asks a *validator* for the :class:`~uap_client.User` behind a
 token; the validator raises :class:`~uap_client.TokenInvalid` (answer 401) or
-:class:`~uap_client.UAPUnavailable` (answer 503). Remote validation — one
-``GET /validate`` per request — is the default and the only mode shipped today;
-a local (JWKS) validator plugs in through the same two protocols.
+:class:`~uap_client.UAPUnavailable` (answer 503). The shipped validators ask
+their client, which validates remotely (one ``GET /validate`` per request, the
+default) or, given ``local=LocalMode(...)``, in-process (:mod:`uap_client.local`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ class AsyncValidator(Protocol):
 
 
 class RemoteValidator:
-    """Validates each token with ``GET /validate`` through a :class:`Client`."""
+    """Validates each token through a :class:`Client`: ``GET /validate``, or
+    in-process when the client has local mode."""
 
     def __init__(self, client: Client) -> None:
         self.client = client
@@ -46,7 +47,8 @@ class RemoteValidator:
 
 
 class AsyncRemoteValidator:
-    """Validates each token with ``GET /validate`` through an :class:`AsyncClient`."""
+    """Validates each token through an :class:`AsyncClient`: ``GET /validate``,
+    or in-process when the client has local mode."""
 
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
