@@ -181,3 +181,55 @@ impl SchemaSurvey {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+    use crate::testing::TestDb;
+
+    /// The survey sees tables, columns, counts and samples, and its
+    /// connection refuses to write on every engine.
+    async fn survey_is_read_only(db: TestDb) {
+        db.execute("CREATE TABLE members (id INTEGER PRIMARY KEY, login VARCHAR(40), pw VARCHAR(100))").await;
+        db.execute("INSERT INTO members (id, login, pw) VALUES (1, 'a', 'x'), (2, 'b', ''), (3, 'c', NULL)").await;
+        let survey = SchemaSurvey::connect(&db.url).await.unwrap();
+        assert!(survey.table_names().await.unwrap().contains(&"members".to_owned()));
+        let table = survey.table("members").await.unwrap().unwrap();
+        let names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["id", "login", "pw"]);
+        assert!(survey.table("absent").await.unwrap().is_none());
+        assert_eq!(survey.count_rows("members").await.unwrap(), 3);
+        assert_eq!(survey.sample("members", "pw", 10, false).await.unwrap(), ["x"], "NULL and empty left out");
+        assert_eq!(survey.sample("members", "login", 2, false).await.unwrap().len(), 2, "the limit holds");
+        let err = survey.sample("members", "passwd", 10, false).await.unwrap_err().to_string();
+        assert!(err.contains("passwd") && err.contains("members"), "{err}");
+        assert!(survey.table("members; DROP TABLE members").await.is_err());
+
+        let insert = Statement::from_string(
+            survey.backend.db_backend(),
+            "INSERT INTO members (id, login, pw) VALUES (4, 'd', 'y')",
+        );
+        assert!(survey.conn.execute_raw(insert).await.is_err(), "the survey connection must not write");
+        assert_eq!(survey.count_rows("members").await.unwrap(), 3);
+        db.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn read_only_on_sqlite() {
+        survey_is_read_only(TestDb::sqlite()).await;
+    }
+
+    #[tokio::test]
+    async fn read_only_on_postgres() {
+        let Some(db) = TestDb::postgres().await else { return };
+        survey_is_read_only(db).await;
+    }
+
+    #[tokio::test]
+    async fn read_only_on_mariadb() {
+        let Some(db) = TestDb::mysql().await else { return };
+        survey_is_read_only(db).await;
+    }
+}

@@ -159,9 +159,13 @@ mod tests {
         let text = p.render();
         assert_eq!(
             text,
-            "# first line\n# second\n\n# replaced\nhost_user_table = \"auth_user\"\n\n# why\n# and more\n\
-             sensitive_fields = [\"a\", \"b\\\"c\"]\n\n# ci\nidentifier_case_insensitive = true\n"
+            "# first line\n# second\n\n# replaced\nhost_user_table = \"auth_user\"\n\n# ci\n\
+             identifier_case_insensitive = true\n\n# why\n# and more\nsensitive_fields = [\"a\", \"b\\\"c\"]\n",
+            "keys in the canonical order, each after its comment"
         );
+        let long = "word ".repeat(40);
+        p.str("role_field", "", long.trim());
+        assert!(p.render().lines().all(|l| l.len() <= WIDTH + 2), "comments wrap");
         p.remove("sensitive_fields");
         assert!(!p.render().contains("sensitive_fields"));
         assert_eq!(quote("a\\b\u{1}"), "\"a\\\\b\\u0001\"");
