@@ -51,7 +51,8 @@ pub(crate) async fn run(options: Options) -> Result<(), Failure> {
         .map_err(|err| Failure::runtime(format!("cannot reach the host database {shown}: {}", chain(&err))))?;
     let host = |err: uap_ports::StoreError| Failure::runtime(format!("host database {shown}: {}", chain(&err)));
     let names = survey.table_names().await.map_err(host)?;
-    note(&format!("{} database {shown}: {} tables", survey.backend(), names.len()));
+    let plural = if names.len() == 1 { "" } else { "s" };
+    note(&format!("{} database {shown}: {} table{plural}", survey.backend(), names.len()));
 
     let forced = match &options.table {
         Some(name) => Some(

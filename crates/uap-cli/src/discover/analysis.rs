@@ -136,8 +136,13 @@ pub(super) async fn analyse(
     all: &[SurveyedTable],
 ) -> Result<Option<Candidate>, StoreError> {
     let framework = frameworks::recognise(&table);
-    let usernames = first_of(&table, USERNAME_NAMES);
+    let mut usernames = first_of(&table, USERNAME_NAMES);
     let emails = first_of(&table, EMAIL_NAMES);
+    // A bare `name` beside an e-mail column is usually a display name
+    // (Laravel, many hand-made tables): log in with the e-mail then.
+    if !emails.is_empty() && usernames.iter().all(|u| u.eq_ignore_ascii_case("name")) {
+        usernames.clear();
+    }
     let mut findings = Vec::new();
     let mut reasons = Vec::new();
 

@@ -264,6 +264,7 @@ fn phpbb(p: &mut Proposal, c: &Candidate) {
 }
 
 fn drupal(p: &mut Proposal, c: &Candidate) {
+    p.remove("email_field");
     p.str("auth_type", "username_password", "Drupal 7 logs users in by name.");
     p.str("username_field", &c.column("name").unwrap_or_else(|| "name".into()), "users.name.");
     p.str(

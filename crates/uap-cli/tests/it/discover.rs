@@ -603,6 +603,28 @@ async fn a_generic_schema_falls_back_to_scoring() {
 }
 
 #[tokio::test]
+async fn a_display_name_beside_an_email_is_not_the_login() {
+    let dir = TempDir::new();
+    let sql = format!(
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT UNIQUE, password_hash TEXT, is_blocked INTEGER);\n\
+         INSERT INTO customers VALUES (1, 'Nia N', 'nia@example.com', '{}', 0);",
+        bcrypt("$2b$", "nia-password")
+    );
+    let url = sqlite_host(&dir, &sql);
+    let found = discover(&url, &[]);
+    for line in [
+        "auth_type = \"email_password\"",
+        "email_field = \"email\"",
+        "password_field = \"password_hash\"",
+        "active_field = \"\"",
+    ] {
+        assert!(found.stdout.lines().any(|l| l == line), "{line} missing:\n{}", found.stdout);
+    }
+    assert!(!found.stdout.contains("username_field"), "{}", found.stdout);
+    assert!(found.stdout.contains("is_blocked looks like a flag where 1 keeps a user out"), "{}", found.stdout);
+}
+
+#[tokio::test]
 async fn no_user_table_is_exit_1() {
     let dir = TempDir::new();
     let url = sqlite_host(&dir, GENERIC.split("CREATE TABLE accounts").next().unwrap());
