@@ -105,14 +105,15 @@ pub(crate) async fn run(options: Options) -> Result<(), Failure> {
         ));
     }
     let Some(best) = scored.into_iter().next() else {
-        let which = options.table.as_deref().map_or_else(
-            || format!("no table of {shown} looks like a user table"),
-            |t| format!("table {t:?} does not look like a user table"),
-        );
-        return Err(Failure::runtime(format!(
-            "{which}: none has a password column (a column named like `password` or holding recognised \
-             password hashes) beside a login identifier; name the table with --table if it has one"
-        )));
+        let why = "a password column (named like `password`, or holding recognised password hashes) beside a \
+                   login identifier";
+        return Err(Failure::runtime(match options.table.as_deref() {
+            Some(t) => format!("table {t:?} of {shown} does not look like a user table: it lacks {why}"),
+            None => format!(
+                "no table of {shown} looks like a user table: none has {why}; name the table with --table if it \
+                 has one"
+            ),
+        }));
     };
     if let Some(rows) = best.rows {
         note(&format!("chosen: {} ({rows} rows)", best.table.name));
