@@ -172,6 +172,34 @@ pub(crate) async fn connect(
     url: &str,
     settings: PoolSettings,
 ) -> Result<Connected, StoreError> {
+    open(key, what, url, settings, false).await
+}
+
+/// Opens a one-connection pool on `url` that cannot write: SQLite opened
+/// read-only (a missing file is an error, never created), PostgreSQL with
+/// `default_transaction_read_only = on`, MySQL/MariaDB with
+/// `SET SESSION TRANSACTION READ ONLY` on its single, kept-open connection.
+pub(crate) async fn connect_read_only(
+    key: &'static str,
+    what: &'static str,
+    url: &str,
+) -> Result<Connected, StoreError> {
+    let settings = PoolSettings { max_connections: 1, own_sqlite: false };
+    let connected = open(key, what, url, settings, true).await?;
+    if connected.backend == SqlBackend::MySql {
+        let stmt = sea_orm::Statement::from_string(DbBackend::MySql, "SET SESSION TRANSACTION READ ONLY");
+        sea_orm::ConnectionTrait::execute_raw(&connected.conn, stmt).await.map_err(|e| map_err(what, e))?;
+    }
+    Ok(connected)
+}
+
+async fn open(
+    key: &'static str,
+    what: &'static str,
+    url: &str,
+    settings: PoolSettings,
+    read_only: bool,
+) -> Result<Connected, StoreError> {
     let (backend, url) = SqlBackend::from_url(key, url)?;
     let (head, query) = match url.find(['?', '#']) {
         Some(i) => url.split_at(i),
@@ -194,19 +222,29 @@ pub(crate) async fn connect(
         // only connections idle long enough to have been dropped are checked.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
-    if in_memory {
-        // Each connection would open its own empty database: keep exactly one, forever.
+    if in_memory || read_only {
+        // Each connection would open its own empty database: keep exactly one,
+        // forever. Read-only: the session setting lives on that one connection.
         opt.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
     }
+    // One closure per engine: sea-orm keeps only the last one set.
+    let pg_password = password.clone();
+    opt.map_sqlx_postgres_opts(move |o| {
+        let o = if read_only { o.options([("default_transaction_read_only", "on")]) } else { o };
+        match &pg_password {
+            Some(password) => o.password(password),
+            None => o,
+        }
+    });
     if let Some(password) = password {
-        let pg_password = password.clone();
-        opt.map_sqlx_postgres_opts(move |o| o.password(&pg_password));
         opt.map_sqlx_mysql_opts(move |o| o.password(&password));
     }
     let own_sqlite = settings.own_sqlite;
     opt.map_sqlx_sqlite_opts(move |o| {
         let o = o.busy_timeout(TIMEOUT);
-        if own_sqlite && !in_memory {
+        if read_only {
+            o.read_only(true).create_if_missing(false)
+        } else if own_sqlite && !in_memory {
             // WAL with synchronous = NORMAL (SQLite's recommended pairing): a
             // commit survives a crash of UAP, only an OS crash or power loss
             // can drop the last transactions — and no fsync per login, which

@@ -8,6 +8,8 @@
 //! - [`InternalDb`]: UAP's own database — migrations of the design's tables,
 //!   [`SqlSessionStore`] ([`uap_ports::SessionStore`]) and [`SqlAuditSink`]
 //!   ([`uap_ports::AuditSink`]), scoped to one organization.
+//! - [`SchemaSurvey`]: a read-only look at a host database (tables, columns,
+//!   row counts, sampled values) for `uap discover`.
 //! - `testing` (feature `testing`): throw-away databases for integration tests.
 //!
 //! Driver errors never cross a port as their own type: they map to
@@ -23,15 +25,17 @@ mod directory;
 mod ident;
 mod internal;
 mod sql;
+mod survey;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use backend::{SqlBackend, redact_url};
 pub use directory::{
     ColumnDescription, ColumnPurpose, ConfigValue, HostTableConfig, OptionalColumn, RoleTableConfig, SkippedColumn,
-    SqlUserDirectory, TableDescription, UsedColumn,
+    SqlUserDirectory, TableDescription, UsedColumn, flag_value,
 };
 pub use internal::{
     InternalDb, SqlAuditSink, SqlConfigStore, SqlMfaFactorStore, SqlMiddlewareLogSink, SqlRateLimitStore,
     SqlSessionStore,
 };
+pub use survey::{SchemaSurvey, SurveyedTable};

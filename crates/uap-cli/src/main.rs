@@ -4,6 +4,7 @@
 mod audit;
 mod check;
 mod demo;
+mod discover;
 mod output;
 
 use std::path::PathBuf;
@@ -56,6 +57,22 @@ enum Command {
         /// How many stored hashes to sample at most.
         #[arg(long, default_value_t = 100_000)]
         sample: u64,
+    },
+    /// Survey a host database read-only and propose a uap.toml for its user
+    /// table (stdout; the reasoning on stderr).
+    Discover {
+        /// The host database URL (postgres://, mysql://, mariadb://, sqlite://).
+        #[arg(long)]
+        db: String,
+        /// Use this table instead of the best-scoring one.
+        #[arg(long)]
+        table: Option<String>,
+        /// Write the proposal to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+        /// Let --write replace an existing file.
+        #[arg(long, requires = "write")]
+        force: bool,
     },
     /// The audit trail: compliance report, retention cleanup.
     Audit {
@@ -179,6 +196,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit { command: AuditCommand::Cleanup { config } } => {
             let config = config::load(config.as_deref())?;
             audit::cleanup(&config).await
+        }
+        Command::Discover { db, table, write, force } => {
+            discover::run(discover::Options { db, table, write, force }).await
         }
         Command::Hash { algorithm, config } => hash(algorithm.as_deref(), config.as_deref()),
     }

@@ -6,8 +6,8 @@
 mod check;
 mod config;
 mod query;
-mod reflect;
-mod row;
+pub(crate) mod reflect;
+pub(crate) mod row;
 
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -15,6 +15,7 @@ use uap_ports::{HostUser, PasswordUpdate, StoreError, UserDirectory, UserQuery};
 
 pub use check::{ColumnDescription, SkippedColumn, TableDescription, UsedColumn};
 pub use config::{ColumnPurpose, ConfigValue, HostTableConfig, OptionalColumn, RoleTableConfig};
+pub use row::flag_value;
 
 use crate::SqlBackend;
 use crate::backend::{Connected, PoolSettings, connect, map_err};

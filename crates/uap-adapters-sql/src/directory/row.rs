@@ -69,15 +69,11 @@ impl Cell {
             Self::Json(JsonValue::Bool(b)) => *b,
             Self::Null | Self::Unreadable => false,
             Self::Text(_) | Self::Bytes(_) | Self::Json(_) => {
-                let text = self.text().unwrap_or_default().trim().to_ascii_lowercase();
-                match text.as_str() {
-                    "1" | "true" | "t" | "yes" | "y" | "on" | "active" | "enabled" => true,
-                    "0" | "false" | "f" | "no" | "n" | "off" | "" | "inactive" | "disabled" => false,
-                    other => {
-                        tracing::warn!(value = other, "unrecognised active flag; treated as inactive");
-                        false
-                    }
-                }
+                let text = self.text().unwrap_or_default();
+                flag_value(&text).unwrap_or_else(|| {
+                    tracing::warn!(value = %text.trim(), "unrecognised active flag; treated as inactive");
+                    false
+                })
             }
         }
     }
@@ -95,6 +91,21 @@ impl Cell {
             Self::Bytes(b) => String::from_utf8(b).ok().map(JsonValue::String),
             Self::Unreadable => None,
         }
+    }
+}
+
+/// How a textual active-flag value (`active_field`) reads: `Some(true)` for
+/// `1`, `true`, `t`, `yes`, `y`, `on`, `active`, `enabled`; `Some(false)` for
+/// `0`, `false`, `f`, `no`, `n`, `off`, `inactive`, `disabled` and the empty
+/// string (case and surrounding spaces ignored); `None` for anything else,
+/// which a login treats as inactive. Numbers other than 0 are true when the
+/// column is numeric, but as text only `1` and `0` are flags.
+#[must_use]
+pub fn flag_value(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "t" | "yes" | "y" | "on" | "active" | "enabled" => Some(true),
+        "0" | "false" | "f" | "no" | "n" | "off" | "" | "inactive" | "disabled" => Some(false),
+        _ => None,
     }
 }
 
