@@ -65,7 +65,9 @@ impl ResponseError for Rejection {
 }
 
 fn validator_of(req: &HttpRequest) -> Option<Validator> {
-    req.app_data::<Validator>().cloned().or_else(|| req.app_data::<web::Data<Validator>>().map(|data| data.get_ref().clone()))
+    req.app_data::<Validator>()
+        .cloned()
+        .or_else(|| req.app_data::<web::Data<Validator>>().map(|data| data.get_ref().clone()))
 }
 
 impl FromRequest for AuthenticatedUser {

@@ -148,8 +148,9 @@ impl UapClient {
     /// [`Error::Forbidden`] (a middleware blocked), [`Error::Shadow`] (shadow
     /// mode), or an unavailable/transport error.
     pub async fn authenticate(&self, request: &AuthenticateRequest) -> Result<Session> {
-        let body = Self::send(self.request(Method::POST, &format!("{AUTH}/authenticate")).json(request), On401::Credentials)
-            .await?;
+        let body =
+            Self::send(self.request(Method::POST, &format!("{AUTH}/authenticate")).json(request), On401::Credentials)
+                .await?;
         session_of(body)
     }
 
@@ -160,7 +161,10 @@ impl UapClient {
     /// [`UapClient::authenticate`].
     pub async fn mfa_verify(&self, mfa_token: &SecretString, code: &str) -> Result<Session> {
         let body = json!({ "mfa_token": secrecy::ExposeSecret::expose_secret(mfa_token), "code": code });
-        session_of(Self::send(self.request(Method::POST, &format!("{AUTH}/mfa/verify")).json(&body), On401::Credentials).await?)
+        session_of(
+            Self::send(self.request(Method::POST, &format!("{AUTH}/mfa/verify")).json(&body), On401::Credentials)
+                .await?,
+        )
     }
 
     /// `GET /validate`: the user behind `token`.
@@ -196,7 +200,11 @@ impl UapClient {
                 tokens.len()
             )));
         }
-        Ok(results.iter().zip(tokens).map(|(result, token)| AuthenticatedUser::from_validation(result, token)).collect())
+        Ok(results
+            .iter()
+            .zip(tokens)
+            .map(|(result, token)| AuthenticatedUser::from_validation(result, token))
+            .collect())
     }
 
     /// `POST /refresh` with the access token (Bearer): the session is extended
@@ -233,7 +241,9 @@ impl UapClient {
     /// [`Error::Unauthorized`], or an unavailable/transport error.
     pub async fn logout_all(&self, token: &str) -> Result<u64> {
         let body = Self::send(self.bearer(Method::POST, &format!("{AUTH}/logout-all"), token)?, On401::Token).await?;
-        body.get("ended").and_then(Value::as_u64).ok_or_else(|| Error::UnexpectedResponse("logout-all answer without `ended`".into()))
+        body.get("ended")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::UnexpectedResponse("logout-all answer without `ended`".into()))
     }
 
     /// `GET /sessions`: the sessions of the token's user.
@@ -254,7 +264,8 @@ impl UapClient {
     pub async fn totp_enroll(&self, token: &str, password: &SecretString) -> Result<TotpEnrollment> {
         let body = json!({ "password": secrecy::ExposeSecret::expose_secret(password) });
         let body =
-            Self::send(self.bearer(Method::POST, &format!("{AUTH}/mfa/totp/enroll"), token)?.json(&body), On401::Token).await?;
+            Self::send(self.bearer(Method::POST, &format!("{AUTH}/mfa/totp/enroll"), token)?.json(&body), On401::Token)
+                .await?;
         decode(body, "TOTP enrollment")
     }
 
@@ -324,11 +335,16 @@ pub(crate) fn check_token(token: &str) -> Result<&str> {
 }
 
 fn message_of(bytes: &[u8], default: &str) -> String {
-    serde_json::from_slice::<Map<String, Value>>(bytes).ok().and_then(|body| text_of(&body)).unwrap_or_else(|| default.to_owned())
+    serde_json::from_slice::<Map<String, Value>>(bytes)
+        .ok()
+        .and_then(|body| text_of(&body))
+        .unwrap_or_else(|| default.to_owned())
 }
 
 fn text_of(body: &Map<String, Value>) -> Option<String> {
-    ["error", "message"].iter().find_map(|key| body.get(*key).and_then(Value::as_str).filter(|text| !text.is_empty()).map(str::to_owned))
+    ["error", "message"]
+        .iter()
+        .find_map(|key| body.get(*key).and_then(Value::as_str).filter(|text| !text.is_empty()).map(str::to_owned))
 }
 
 /// The JSON object of a 2xx answer, or the typed error of any other.
@@ -355,7 +371,9 @@ fn classify(status: u16, retry_header: Option<u64>, bytes: &[u8], on_401: On401)
     }
     let message = text_of(&body).unwrap_or_else(|| format!("HTTP {status}"));
     match status {
-        429 => Err(Error::RateLimited { retry_after: body.get("retry_after").and_then(Value::as_u64).or(retry_header).unwrap_or(1) }),
+        429 => Err(Error::RateLimited {
+            retry_after: body.get("retry_after").and_then(Value::as_u64).or(retry_header).unwrap_or(1),
+        }),
         401 => {
             if body.get("mfa_required") == Some(&Value::Bool(true)) {
                 Err(Error::MfaRequired { mfa_token: secret_of(&body, "mfa_token") })

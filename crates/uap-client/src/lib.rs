@@ -23,8 +23,6 @@ pub mod tower;
 
 pub use client::{UapClient, UapClientBuilder};
 pub use error::{Error, Result};
-pub use models::{
-    AuthenticateRequest, AuthenticatedUser, Health, Session, SessionInfo, TotpEnrollment, roles_of,
-};
+pub use models::{AuthenticateRequest, AuthenticatedUser, Health, Session, SessionInfo, TotpEnrollment, roles_of};
 pub use validator::Validator;
 pub use web::{ExcludedPaths, Rejection, bearer_token};

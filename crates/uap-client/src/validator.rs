@@ -34,6 +34,11 @@ impl Validator {
         Self { client, local: Some(local) }
     }
 
+    #[cfg(feature = "local")]
+    pub(crate) fn local_part(&self) -> Option<&std::sync::Arc<crate::local::Local>> {
+        self.local.as_ref()
+    }
+
     /// The client it validates with.
     #[must_use]
     pub fn client(&self) -> &UapClient {
