@@ -10,9 +10,6 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use crate::client::UapClient;
 use crate::error::{Error, Result};
 
-/// Refetch on an unknown `kid` at most this often.
-const UNKNOWN_KID_REFETCH: Duration = Duration::from_secs(30);
-
 /// The algorithms checked locally (UAP's asymmetric ones); `none` and HS*
 /// are refused.
 fn allowed(algorithm: Algorithm) -> bool {
@@ -43,14 +40,19 @@ struct KeySet {
 }
 
 /// The public keys of UAP, by `kid`.
-#[derive(Default)]
 pub(crate) struct Keys {
     set: RwLock<KeySet>,
     /// When the keys were last fetched; the lock also serialises fetches.
     fetched: tokio::sync::Mutex<Option<Instant>>,
+    /// Refetch on an unknown `kid` at most this often.
+    unknown_kid_interval: Duration,
 }
 
 impl Keys {
+    pub(crate) fn new(unknown_kid_interval: Duration) -> Self {
+        Self { set: RwLock::default(), fetched: tokio::sync::Mutex::new(None), unknown_kid_interval }
+    }
+
     pub(crate) fn lookup(&self, kid: Option<&str>, algorithm: Algorithm) -> KeyLookup {
         if !allowed(algorithm) {
             return KeyLookup::Refused;
@@ -65,10 +67,10 @@ impl Keys {
     }
 
     /// Refetches for an unknown `kid`: `Ok(true)` when fetched now,
-    /// `Ok(false)` when the last fetch is less than 30 s old.
+    /// `Ok(false)` when the last fetch is more recent than the interval.
     pub(crate) async fn refetch_for_unknown(&self, client: &UapClient) -> Result<bool> {
         let mut fetched = self.fetched.lock().await;
-        if fetched.is_some_and(|at| at.elapsed() < UNKNOWN_KID_REFETCH) {
+        if fetched.is_some_and(|at| at.elapsed() < self.unknown_kid_interval) {
             return Ok(false);
         }
         self.fetch(client).await?;

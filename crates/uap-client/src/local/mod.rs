@@ -41,6 +41,7 @@ pub struct LocalConfig {
     retention: Duration,
     cache_capacity: usize,
     max_backoff: Duration,
+    key_refetch_interval: Duration,
 }
 
 impl LocalConfig {
@@ -53,6 +54,7 @@ impl LocalConfig {
             retention: Duration::from_secs(24 * 3600),
             cache_capacity: 10_000,
             max_backoff: Duration::from_secs(30),
+            key_refetch_interval: Duration::from_secs(30),
         }
     }
 
@@ -82,6 +84,14 @@ impl LocalConfig {
     #[must_use]
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
+        self
+    }
+
+    /// A token with an unknown `kid` refetches the JWKS at most this often
+    /// [30 s]; in between, such tokens are validated by UAP.
+    #[must_use]
+    pub fn key_refetch_interval(mut self, interval: Duration) -> Self {
+        self.key_refetch_interval = interval;
         self
     }
 
@@ -148,7 +158,7 @@ impl Validator {
             .map_err(|_| Error::Config("Validator::local must be called inside a tokio runtime".into()))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(config.retention, config.cache_capacity)),
-            keys: Keys::default(),
+            keys: Keys::new(config.key_refetch_interval),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
         });
