@@ -123,6 +123,7 @@ impl UapClient {
         &self.settings.base_url
     }
 
+    #[cfg(feature = "local")]
     pub(crate) fn settings(&self) -> &Settings {
         &self.settings
     }
