@@ -15,6 +15,7 @@ mod observability;
 mod pipeline;
 mod proxy;
 mod refresh_security;
+mod rust_client;
 mod scaleout;
 mod serve;
 mod support;

@@ -1,0 +1,182 @@
+//! The Rust SDK (`crates/uap-client`, issue #13 item 2) against the real
+//! binary: every auth route through `UapClient`, and the actix-web extractor
+//! and the tower layer in-process in front of a real `uap serve`.
+
+use actix_web::{App, HttpResponse, test, web};
+use axum::routing::get;
+use axum::{Extension, Router};
+use http_body_util::BodyExt as _;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+use uap_client::actix::{RequireRoles, Roles};
+use uap_client::tower::UapAuthLayer;
+use uap_client::{AuthenticateRequest, AuthenticatedUser, Error, UapClient, Validator};
+
+use crate::support::{Server, TempDir, serve_sqlite};
+
+/// bcrypt `$2y$` cost 4 of "bob-password".
+const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
+
+fn host_sql() -> String {
+    format!(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, email TEXT, password TEXT, role TEXT);
+         INSERT INTO users (username, email, password, role) VALUES ('bob', 'bob@example.com', '{BOB}', 'user');
+         INSERT INTO users (username, email, password, role) VALUES ('root', 'root@example.com', '{BOB}', 'admin');"
+    )
+}
+
+async fn start() -> (Server, TempDir, UapClient) {
+    let (server, dir) = serve_sqlite(&host_sql(), "").await;
+    let client = UapClient::new(server.url("")).unwrap();
+    (server, dir, client)
+}
+
+async fn login(client: &UapClient, username: &str) -> String {
+    let session = client
+        .authenticate(
+            &AuthenticateRequest::username(username, "bob-password").with_device_id(format!("{username}-laptop")),
+        )
+        .await
+        .unwrap();
+    session.token.expose_secret().to_owned()
+}
+
+#[tokio::test]
+async fn login_validate_refresh_sessions_logout_and_logout_all() {
+    let (_server, _dir, client) = start().await;
+    assert!(client.health().await.unwrap().is_healthy());
+    assert!(matches!(
+        client.authenticate(&AuthenticateRequest::username("bob", "wrong")).await,
+        Err(Error::InvalidCredentials(message)) if message == "Invalid credentials"
+    ));
+
+    let session = client.authenticate(&AuthenticateRequest::username("bob", "bob-password")).await.unwrap();
+    assert_eq!(session.user_data.as_ref().unwrap()["username"], "bob");
+    assert!(session.user_data.as_ref().unwrap().get("password").is_none());
+    assert_eq!(session.roles(), vec!["user".to_owned()]);
+    let token = session.token.expose_secret().to_owned();
+
+    let user = client.validate(&token).await.unwrap();
+    assert_eq!(user.session_id, session.session_id);
+    assert_eq!(user.user_id, "1");
+    assert_eq!(user.roles, vec!["user".to_owned()]);
+    let batch = client.validate_batch(&[token.as_str(), "garbage"]).await.unwrap();
+    assert_eq!(batch[0].as_ref().map(|u| u.session_id.clone()), Some(session.session_id.clone()));
+    assert!(batch[1].is_none());
+
+    // Refresh by refresh token: a new session, the old token stops working.
+    let refreshed = client.refresh_with_refresh_token(session.refresh_token.as_ref().unwrap()).await.unwrap();
+    let token2 = refreshed.token.expose_secret().to_owned();
+    assert!(matches!(client.validate(&token).await, Err(Error::Unauthorized(_))));
+    assert_eq!(client.validate(&token2).await.unwrap().session_id, refreshed.session_id);
+    // Refresh by access token: the session is extended, the old token ends.
+    let extended = client.refresh(&token2).await.unwrap();
+    let token3 = extended.token.expose_secret().to_owned();
+    assert!(matches!(client.validate(&token2).await, Err(Error::Unauthorized(_))));
+    client.validate(&token3).await.unwrap();
+
+    let other = login(&client, "bob").await;
+    let sessions = client.sessions(&token3).await.unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s.current).count(), 1);
+    assert!(sessions.iter().any(|s| s.device_id.as_deref() == Some("bob-laptop")));
+
+    assert!(client.logout(&other).await.unwrap());
+    assert!(!client.logout(&other).await.unwrap(), "already gone");
+    assert!(matches!(client.validate(&other).await, Err(Error::Unauthorized(_))));
+
+    let third = login(&client, "bob").await;
+    assert_eq!(client.logout_all(&third).await.unwrap(), 2);
+    for token in [&token3, &third] {
+        assert!(matches!(client.validate(token).await, Err(Error::Unauthorized(_))));
+    }
+    assert!(matches!(client.sessions(&third).await, Err(Error::Unauthorized(_))));
+    assert_eq!(client.jwks().await.unwrap(), json!({"keys": []}), "HS256: no public keys");
+}
+
+struct Admin;
+
+impl Roles for Admin {
+    const ROLES: &'static [&'static str] = &["admin"];
+}
+
+async fn actix_call(validator: &Validator, uri: &str, token: Option<&str>) -> (u16, Value) {
+    async fn me(user: AuthenticatedUser) -> HttpResponse {
+        HttpResponse::Ok().json(json!({"user_id": user.user_id, "roles": user.roles}))
+    }
+    async fn admin(user: RequireRoles<Admin>) -> HttpResponse {
+        HttpResponse::Ok().json(json!({"admin": user.user_id}))
+    }
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(validator.clone()))
+            .route("/me", web::get().to(me))
+            .route("/admin", web::get().to(admin)),
+    )
+    .await;
+    let mut request = test::TestRequest::get().uri(uri);
+    if let Some(token) = token {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    let response = test::call_service(&app, request.to_request()).await;
+    let status = response.status().as_u16();
+    (status, serde_json::from_slice(&test::read_body(response).await).unwrap())
+}
+
+#[actix_web::test]
+async fn the_actix_extractor_in_front_of_a_real_uap() {
+    let (server, _dir, client) = start().await;
+    let validator = Validator::remote(client.clone());
+    let bob = login(&client, "bob").await;
+    let root = login(&client, "root").await;
+    assert_eq!(actix_call(&validator, "/me", Some(&bob)).await, (200, json!({"user_id": "1", "roles": ["user"]})));
+    assert_eq!(actix_call(&validator, "/admin", Some(&root)).await, (200, json!({"admin": "2"})));
+    assert_eq!(actix_call(&validator, "/admin", Some(&bob)).await.0, 403);
+    assert_eq!(actix_call(&validator, "/me", None).await.0, 401);
+    assert_eq!(actix_call(&validator, "/me", Some("not.a.token")).await.0, 401);
+    client.logout(&bob).await.unwrap();
+    assert_eq!(actix_call(&validator, "/me", Some(&bob)).await.0, 401);
+    drop(server);
+    assert_eq!(
+        actix_call(&validator, "/me", Some(&root)).await,
+        (503, json!({"error": "Authentication service unavailable"})),
+        "UAP down is a 503, never 'not logged in'"
+    );
+}
+
+async fn tower_call(app: Router, uri: &str, token: Option<&str>) -> (u16, Value) {
+    let mut request = http::Request::get(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app.oneshot(request.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    (status, serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap())
+}
+
+#[tokio::test]
+async fn the_tower_layer_in_front_of_a_real_uap() {
+    async fn me(Extension(user): Extension<AuthenticatedUser>) -> axum::Json<Value> {
+        axum::Json(json!({"user_id": user.user_id}))
+    }
+    let (server, _dir, client) = start().await;
+    let validator = Validator::remote(client.clone());
+    let app = Router::new()
+        .route("/me", get(me))
+        .route("/health", get(|| async { axum::Json(json!({"ok": true})) }))
+        .layer(UapAuthLayer::new(validator.clone()).exclude(["/health"]))
+        .merge(Router::new().route("/admin", get(me)).layer(UapAuthLayer::new(validator).require_roles(["admin"])));
+    let bob = login(&client, "bob").await;
+    let root = login(&client, "root").await;
+    assert_eq!(tower_call(app.clone(), "/me", Some(&bob)).await, (200, json!({"user_id": "1"})));
+    assert_eq!(tower_call(app.clone(), "/admin", Some(&root)).await, (200, json!({"user_id": "2"})));
+    assert_eq!(tower_call(app.clone(), "/admin", Some(&bob)).await.0, 403);
+    assert_eq!(tower_call(app.clone(), "/me", None).await.0, 401);
+    assert_eq!(tower_call(app.clone(), "/health", None).await, (200, json!({"ok": true})));
+    client.logout_all(&bob).await.unwrap();
+    assert_eq!(tower_call(app.clone(), "/me", Some(&bob)).await.0, 401);
+    drop(server);
+    assert_eq!(tower_call(app.clone(), "/me", Some(&root)).await.0, 503);
+    assert_eq!(tower_call(app, "/health", None).await.0, 200);
+}
