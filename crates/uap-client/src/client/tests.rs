@@ -1,3 +1,5 @@
+//! Unit tests of the answer mapping, request bodies and redaction.
+
 use secrecy::ExposeSecret as _;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Unit tests of every revocation rule, liveness and the bounded cache.
+
 use std::time::{Duration, Instant};
 
 use serde_json::Map;
