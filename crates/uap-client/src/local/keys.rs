@@ -32,11 +32,15 @@ pub(crate) enum KeyLookup {
     Refused,
     /// No such key (yet).
     Unknown,
+    /// UAP publishes no keys at all (a symmetric `jwt_algorithm`): only UAP can check.
+    NoKeys,
 }
 
 #[derive(Default)]
 struct KeySet {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// A JWKS was fetched at least once.
+    loaded: bool,
 }
 
 /// The public keys of UAP, by `kid`.
@@ -54,11 +58,14 @@ impl Keys {
     }
 
     pub(crate) fn lookup(&self, kid: Option<&str>, algorithm: Algorithm) -> KeyLookup {
+        let set = self.set.read().unwrap_or_else(PoisonError::into_inner);
+        if set.loaded && set.keys.is_empty() {
+            return KeyLookup::NoKeys;
+        }
         if !allowed(algorithm) {
             return KeyLookup::Refused;
         }
         let Some(kid) = kid else { return KeyLookup::Refused };
-        let set = self.set.read().unwrap_or_else(PoisonError::into_inner);
         match set.keys.get(kid) {
             Some((key, key_algorithm)) if *key_algorithm == algorithm => KeyLookup::Found(key.clone()),
             Some(_) => KeyLookup::Refused,
@@ -104,7 +111,12 @@ impl Keys {
                 Err(err) => tracing::warn!(%kid, error = %err, "unusable JWKS key: skipped"),
             }
         }
-        self.set.write().unwrap_or_else(PoisonError::into_inner).keys = keys;
+        if keys.is_empty() {
+            tracing::warn!(
+                "UAP publishes no usable public key (symmetric jwt_algorithm?): local checks fall back to remote validation"
+            );
+        }
+        *self.set.write().unwrap_or_else(PoisonError::into_inner) = KeySet { keys, loaded: true };
         Ok(())
     }
 }

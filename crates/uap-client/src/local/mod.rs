@@ -211,10 +211,12 @@ impl Local {
         let key = match self.shared.keys.lookup(header.kid.as_deref(), header.alg) {
             KeyLookup::Found(key) => key,
             KeyLookup::Refused => return Err(invalid()),
+            KeyLookup::NoKeys => return Ok(None),
             KeyLookup::Unknown => match self.shared.keys.refetch_for_unknown(client).await {
                 // UAP itself says which keys it signs with: a kid not in a fresh JWKS is invalid.
                 Ok(true) => match self.shared.keys.lookup(header.kid.as_deref(), header.alg) {
                     KeyLookup::Found(key) => key,
+                    KeyLookup::NoKeys => return Ok(None),
                     KeyLookup::Refused | KeyLookup::Unknown => return Err(invalid()),
                 },
                 // Refetched within the last 30 s, or the JWKS is unreachable: ask UAP.

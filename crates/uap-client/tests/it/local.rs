@@ -235,3 +235,20 @@ fn rfc3339(unix: i64) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap();
     at.format(&time::format_description::well_known::Rfc3339).unwrap().trim_end_matches('Z').to_owned()
 }
+
+#[tokio::test]
+async fn a_uap_without_public_keys_is_asked_for_every_token() {
+    let uap = FakeUap::start(&[]).await;
+    let validator = live_validator(&uap, LocalConfig::new(SDK_KEY)).await;
+    let hs256 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"iss": "UAP", "session_id": "s1", "user_id": "u1", "exp": now() + 600, "iat": now()}),
+        &jsonwebtoken::EncodingKey::from_secret(b"secret"),
+    )
+    .unwrap();
+    uap.accept(&hs256, "s1", "u1", &[]);
+    validator.validate(&hs256).await.unwrap();
+    validator.validate(&hs256).await.unwrap();
+    assert_eq!(uap.validate_calls(), 2, "nothing can be checked locally: UAP decides");
+    assert!(matches!(validator.validate("a.b.c").await, Err(Error::Unauthorized(_))));
+}
