@@ -8,6 +8,7 @@ mod audit;
 mod check;
 mod config_api;
 mod demo;
+mod events;
 mod hardening;
 mod mfa_security;
 mod nginx;

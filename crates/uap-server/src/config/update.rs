@@ -39,8 +39,16 @@ pub const RESTART_ONLY: &[&str] = &[
 const MAX_KEYS: usize = 200;
 
 /// The top-level keys holding a secret (see [`secret`]).
-const SECRET_KEYS: [&str; 7] =
-    ["host_db_url", "jwt_secret_key", "database_url", "redis_url", "encryption_key", "admin_api_key", "sentry_dsn"];
+const SECRET_KEYS: [&str; 8] = [
+    "host_db_url",
+    "jwt_secret_key",
+    "database_url",
+    "redis_url",
+    "encryption_key",
+    "admin_api_key",
+    "sdk_api_key",
+    "sentry_dsn",
+];
 
 /// A secret's value, for comparisons (never shown); `None` for a key not in
 /// [`SECRET_KEYS`].
@@ -53,6 +61,7 @@ fn secret(settings: &Settings, key: &str) -> Option<Option<String>> {
         "redis_url" => exposed(&settings.redis_url),
         "encryption_key" => exposed(&settings.encryption_key),
         "admin_api_key" => exposed(&settings.admin_api_key),
+        "sdk_api_key" => exposed(&settings.sdk_api_key),
         "sentry_dsn" => exposed(&settings.sentry_dsn),
         _ => return None,
     })
@@ -94,6 +103,7 @@ pub fn apply(current: &Settings, changes: &Map<String, Value>) -> Result<Setting
         redis_url,
         encryption_key,
         admin_api_key,
+        sdk_api_key,
         sentry_dsn,
         middleware_stack,
         alerts
