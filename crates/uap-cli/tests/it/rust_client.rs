@@ -1,6 +1,9 @@
-//! The Rust SDK (`crates/uap-client`, issue #13 item 2) against the real
-//! binary: every auth route through `UapClient`, and the actix-web extractor
-//! and the tower layer in-process in front of a real `uap serve`.
+//! The Rust SDK (`crates/uap-client`, issue #13 items 2 and 5) against the
+//! real binary: every auth route through `UapClient`, the actix-web extractor
+//! and the tower layer in-process in front of a real `uap serve`, and local
+//! mode (EdDSA tokens, the revocation feed) with two validators.
+
+use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, test, web};
 use axum::routing::get;
@@ -10,10 +13,11 @@ use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 use uap_client::actix::{RequireRoles, Roles};
+use uap_client::local::LocalConfig;
 use uap_client::tower::UapAuthLayer;
 use uap_client::{AuthenticateRequest, AuthenticatedUser, Error, UapClient, Validator};
 
-use crate::support::{Server, TempDir, serve_sqlite};
+use crate::support::{Server, TempDir, serve_in, serve_sqlite, sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password".
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -179,4 +183,104 @@ async fn the_tower_layer_in_front_of_a_real_uap() {
     drop(server);
     assert_eq!(tower_call(app.clone(), "/me", Some(&root)).await.0, 503);
     assert_eq!(tower_call(app, "/health", None).await.0, 200);
+}
+
+const SDK_KEY: &str = "sdk-key-0123456789abcdef";
+
+/// `uap serve` signing EdDSA tokens (a fresh `openssl genpkey` key) with the feed on.
+async fn start_local() -> (Server, TempDir, UapClient) {
+    let dir = TempDir::new();
+    let key = dir.path().join("ed25519.pem");
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .status()
+        .expect("openssl is installed");
+    assert!(status.success());
+    let host = dir.path().join("host.db");
+    sqlite(&host, &host_sql());
+    let extra = format!(
+        "sdk_api_key = \"{SDK_KEY}\"\njwt_algorithm = \"EdDSA\"\njwt_private_key_file = \"{}\"\n",
+        key.display()
+    );
+    let server = serve_in(&dir, &format!("sqlite://{}", host.display()), &extra).await;
+    let client = UapClient::new(server.url("")).unwrap();
+    (server, dir, client)
+}
+
+/// A local-mode validator with its own client and feed connection, once live.
+async fn local_validator(server: &Server) -> Validator {
+    let validator =
+        Validator::local(UapClient::new(server.url("")).unwrap(), LocalConfig::new(SDK_KEY).issuer("UAP")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !validator.is_feed_live() {
+        assert!(Instant::now() < deadline, "the revocation feed became live");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    validator
+}
+
+/// How long until every validator rejects `token` (at most `limit`).
+async fn rejected_by_all(validators: &[&Validator], token: &str, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        let mut all = true;
+        for validator in validators {
+            all &= matches!(validator.validate(token).await, Err(Error::Unauthorized(_)));
+        }
+        if all {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn local_mode_two_validators_reject_a_revoked_session_within_a_second() {
+    let (server, _dir, client) = start_local().await;
+    assert_eq!(client.jwks().await.unwrap()["keys"][0]["alg"], "EdDSA");
+    let (a, b) = (local_validator(&server).await, local_validator(&server).await);
+    let bob = login(&client, "bob").await;
+    let other = login(&client, "bob").await;
+    let root = login(&client, "root").await;
+    for validator in [&a, &b] {
+        for token in [&bob, &other, &root] {
+            let user = validator.validate(token).await.unwrap();
+            assert!(!user.roles.is_empty() && !user.session_id.is_empty());
+            // Now from the session cache, in-process.
+            assert_eq!(validator.validate(token).await.unwrap(), user);
+        }
+        assert_eq!(validator.cached_validations(), 3);
+    }
+    assert!(matches!(a.validate("eyJhbGciOiJub25lIn0.e30.").await, Err(Error::Unauthorized(_))));
+
+    // A logout: both local validators reject the token within 1 s.
+    assert!(client.logout(&bob).await.unwrap());
+    let latency = rejected_by_all(&[&a, &b], &bob, Duration::from_secs(1)).await;
+    let latency = latency.expect("a logged-out session rejected by both validators within 1 s");
+    eprintln!("logout → rejected by two local validators in {} ms", latency.as_millis());
+    a.validate(&other).await.unwrap();
+
+    // logout-all, and a refresh with the access token (the old token ends).
+    let fresh = login(&client, "root").await;
+    b.validate(&fresh).await.unwrap();
+    assert_eq!(client.logout_all(&other).await.unwrap(), 1);
+    assert!(rejected_by_all(&[&a, &b], &other, Duration::from_secs(1)).await.is_some(), "logout-all within 1 s");
+    let extended = client.refresh(&fresh).await.unwrap();
+    assert!(rejected_by_all(&[&a, &b], &fresh, Duration::from_secs(1)).await.is_some(), "refresh within 1 s");
+    assert_eq!(b.validate(extended.token.expose_secret()).await.unwrap().session_id, extended.session_id);
+    a.validate(&root).await.unwrap();
+
+    // UAP gone: the feed drops and nothing is "valid because offline".
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while a.is_feed_live() {
+        assert!(Instant::now() < deadline, "the feed was seen down");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let err = a.validate(&root).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
 }
