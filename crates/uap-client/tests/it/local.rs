@@ -128,23 +128,27 @@ async fn reconnection_sends_the_last_event_id_and_resync_clears_the_cache() {
     let uap = FakeUap::start(&[&key]).await;
     let validator = live_validator(&uap, LocalConfig::new(SDK_KEY)).await;
     let token = key.token("s1", "u1", now(), now() + 600);
+    let ended = key.token("s0", "u0", now(), now() + 600);
     uap.accept(&token, "s1", "u1", &[]);
+    uap.accept(&ended, "s0", "u0", &[]);
     validator.validate(&token).await.unwrap();
-    uap.send("session_ended", &json!({"session_id": "other", "user_id": "u2"}), Some("41"));
+    validator.validate(&ended).await.unwrap();
     uap.send("heartbeat", &json!({"time": "2026-01-01T00:00:00Z"}), None);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    uap.send("session_ended", &json!({"session_id": "s0", "user_id": "u0"}), Some("41"));
+    // The event was applied (so its id was seen) once s0 is rejected.
+    assert!(eventually(SOON, async || validator.validate(&ended).await.is_err()).await);
     uap.drop_connections();
     assert!(eventually(SOON, async || uap.fake.feed_connections.lock().unwrap().len() == 2).await);
     assert_eq!(*uap.fake.feed_connections.lock().unwrap(), vec![None, Some("41".to_owned())]);
     assert!(eventually(SOON, async || validator.is_feed_live()).await);
     assert_eq!(validator.cached_validations(), 1, "resumed with Last-Event-ID: the cache stays");
     validator.validate(&token).await.unwrap();
-    assert_eq!(uap.validate_calls(), 1);
+    assert_eq!(uap.validate_calls(), 2);
 
     uap.send("resync", &json!({}), None);
     assert!(eventually(SOON, async || validator.cached_validations() == 0).await, "resync forgets every validation");
     validator.validate(&token).await.unwrap();
-    assert_eq!(uap.validate_calls(), 2, "each session is validated remotely once again");
+    assert_eq!(uap.validate_calls(), 3, "each session is validated remotely once again");
 }
 
 #[tokio::test]
@@ -171,7 +175,10 @@ async fn user_cutoffs_and_refreshes_apply_locally() {
     );
     uap.send("session_refreshed", &json!({"session_id": "s-r", "user_id": "u2", "expires_at": t + 900}), Some("2"));
     assert!(eventually(SOON, async || validator.validate(&old).await.is_err()).await);
-    assert!(matches!(validator.validate(&refreshed_old).await, Err(Error::Unauthorized(_))));
+    assert!(
+        eventually(SOON, async || matches!(validator.validate(&refreshed_old).await, Err(Error::Unauthorized(_))))
+            .await
+    );
     validator.validate(&kept).await.unwrap();
     validator.validate(&refreshed_new).await.unwrap();
     assert_eq!(uap.validate_calls(), calls, "all decided in-process");
@@ -205,10 +212,10 @@ async fn an_unknown_kid_refetches_the_keys_and_keys_rotated_too() {
     uap.accept(&old, "s1", "u1", &[]);
     uap.send("keys_rotated", &json!({"kid": "k2"}), Some("9"));
     assert!(
-        eventually(SOON, async || uap.fake.jwks_calls.load(Ordering::SeqCst) >= jwks_calls + 3).await,
-        "keys_rotated refetched the JWKS"
+        eventually(SOON, async || matches!(validator.validate(&old).await, Err(Error::Unauthorized(_)))).await,
+        "after keys_rotated, tokens of a key no longer published are invalid"
     );
-    assert!(matches!(validator.validate(&old).await, Err(Error::Unauthorized(_))));
+    assert!(uap.fake.jwks_calls.load(Ordering::SeqCst) >= jwks_calls + 3, "keys_rotated refetched the JWKS");
 }
 
 #[tokio::test]
