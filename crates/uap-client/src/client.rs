@@ -60,7 +60,7 @@ impl UapClientBuilder {
         self
     }
 
-    /// The `User-Agent` header [`uap-client-rust/<version>`].
+    /// The `User-Agent` header (default `uap-client-rust/<version>`).
     #[must_use]
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.settings.user_agent = user_agent.into();

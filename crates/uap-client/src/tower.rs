@@ -1,6 +1,6 @@
 //! tower integration for axum, tonic or plain hyper services:
 //! [`UapAuthLayer`] validates the bearer token of every request (except the
-//! excluded paths), inserts the [`AuthenticatedUser`] into the request
+//! excluded paths), inserts the [`AuthenticatedUser`](crate::AuthenticatedUser) into the request
 //! extensions and answers 401/403/503 `{"error": ...}` itself.
 //!
 //! ```no_run
