@@ -17,7 +17,7 @@ use uap_client::local::LocalConfig;
 use uap_client::tower::UapAuthLayer;
 use uap_client::{AuthenticateRequest, AuthenticatedUser, Error, UapClient, Validator};
 
-use crate::support::{Server, TempDir, serve_in, serve_sqlite, sqlite};
+use crate::support::{Codes, Server, TempDir, serve_in, serve_sqlite, sqlite};
 
 /// bcrypt `$2y$` cost 4 of "bob-password".
 const BOB: &str = "$2y$04$bZGuP3hzkdakjw2LpcMTqe8dbQ.oYYQi/BuJ5z/CaW.j51pe8ta6i";
@@ -283,4 +283,38 @@ async fn local_mode_two_validators_reject_a_revoked_session_within_a_second() {
     }
     let err = a.validate(&root).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn mfa_enrollment_verify_and_disable_through_the_client() {
+    let key = "0000000000000000000000000000000000000000000000000000000000000001";
+    let extra = format!(
+        "encryption_key = \"{key}\"\n[[middleware_stack]]\nname = \"mfa\"\nenabled = true\nissuer = \"Acme\"\nrequired_roles = [\"admin\"]\n"
+    );
+    let (server, _dir) = serve_sqlite(&host_sql(), &extra).await;
+    let client = UapClient::new(server.url("")).unwrap();
+    let login = AuthenticateRequest::username("root", "bob-password");
+
+    let Err(Error::MfaEnrollmentRequired { enrollment_token }) = client.authenticate(&login).await else {
+        panic!("an admin without a factor must enroll first");
+    };
+    let enrollment_token = enrollment_token.expose_secret().to_owned();
+    assert!(matches!(
+        client.totp_enroll(&enrollment_token, &"wrong".to_owned().into()).await,
+        Err(Error::Unauthorized(_))
+    ));
+    let enrollment = client.totp_enroll(&enrollment_token, &"bob-password".to_owned().into()).await.unwrap();
+    assert!(enrollment.otpauth_uri.expose_secret().starts_with("otpauth://"));
+    let codes = Codes::of(&json!({ "secret": enrollment.secret.expose_secret() }));
+    let session = client.totp_confirm(&enrollment_token, &codes.at(-1)).await.unwrap().expect("the login completes");
+    client.validate(session.token.expose_secret()).await.unwrap();
+
+    let Err(Error::MfaRequired { mfa_token }) = client.authenticate(&login).await else {
+        panic!("a second factor is due");
+    };
+    assert!(matches!(client.mfa_verify(&mfa_token, "000000").await, Err(Error::InvalidCredentials(_))));
+    let Err(Error::MfaRequired { mfa_token }) = client.authenticate(&login).await else { panic!("MFA again") };
+    let verified = client.mfa_verify(&mfa_token, &codes.at(0)).await.unwrap();
+    assert_eq!(verified.roles(), vec!["admin".to_owned()]);
+    client.totp_disable(verified.token.expose_secret(), &codes.at(1)).await.unwrap();
 }
