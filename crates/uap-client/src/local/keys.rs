@@ -1,7 +1,7 @@
 //! The JWKS cache.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
@@ -27,7 +27,7 @@ fn algorithm_of(key: KeyAlgorithm) -> Option<Algorithm> {
 
 /// The answer for a token's header.
 pub(crate) enum KeyLookup {
-    Found(DecodingKey),
+    Found(Arc<DecodingKey>),
     /// An algorithm never accepted locally, or not the key's: invalid.
     Refused,
     /// No such key (yet).
@@ -38,7 +38,7 @@ pub(crate) enum KeyLookup {
 
 #[derive(Default)]
 struct KeySet {
-    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    keys: HashMap<String, (Arc<DecodingKey>, Algorithm)>,
     /// A JWKS was fetched at least once.
     loaded: bool,
 }
@@ -67,7 +67,7 @@ impl Keys {
         }
         let Some(kid) = kid else { return KeyLookup::Refused };
         match set.keys.get(kid) {
-            Some((key, key_algorithm)) if *key_algorithm == algorithm => KeyLookup::Found(key.clone()),
+            Some((key, key_algorithm)) if *key_algorithm == algorithm => KeyLookup::Found(Arc::clone(key)),
             Some(_) => KeyLookup::Refused,
             None => KeyLookup::Unknown,
         }
@@ -106,7 +106,7 @@ impl Keys {
             };
             match DecodingKey::from_jwk(jwk) {
                 Ok(key) => {
-                    keys.insert(kid, (key, algorithm));
+                    keys.insert(kid, (Arc::new(key), algorithm));
                 }
                 Err(err) => tracing::warn!(%kid, error = %err, "unusable JWKS key: skipped"),
             }

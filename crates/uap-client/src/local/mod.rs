@@ -23,6 +23,7 @@ mod state;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use jsonwebtoken::Algorithm::{ES256, EdDSA, RS256};
 use secrecy::SecretString;
 
 use self::keys::{KeyLookup, Keys};
@@ -107,8 +108,24 @@ impl LocalConfig {
 pub(crate) struct Shared {
     state: Mutex<State>,
     keys: Keys,
-    issuer: Option<String>,
-    audience: Option<String>,
+    /// The claim checks, one per algorithm checked locally (built once).
+    validations: [(jsonwebtoken::Algorithm, jsonwebtoken::Validation); 3],
+}
+
+/// The claim checks for `algorithm`: `exp` (no leeway), `iss`/`aud` when configured.
+fn validation(algorithm: jsonwebtoken::Algorithm, config: &LocalConfig) -> jsonwebtoken::Validation {
+    let mut validation = jsonwebtoken::Validation::new(algorithm);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp"]);
+    match &config.issuer {
+        Some(issuer) => validation.set_issuer(&[issuer]),
+        None => validation.iss = None,
+    }
+    match &config.audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
+    validation
 }
 
 impl Shared {
@@ -159,8 +176,7 @@ impl Validator {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(config.retention, config.cache_capacity)),
             keys: Keys::new(config.key_refetch_interval),
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
+            validations: [RS256, ES256, EdDSA].map(|algorithm| (algorithm, validation(algorithm, &config))),
         });
         let feed = runtime.spawn(feed::run(client.clone(), Arc::clone(&shared), config));
         Ok(Self::with_local(client, Arc::new(Local { shared, feed })))
@@ -227,18 +243,11 @@ impl Local {
                 }
             },
         };
-        let mut validation = jsonwebtoken::Validation::new(header.alg);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp"]);
-        match &self.shared.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
-            None => validation.iss = None,
-        }
-        match &self.shared.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
-        }
-        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation).map_err(|_| invalid())?.claims;
+        let Some((_, validation)) = self.shared.validations.iter().find(|(algorithm, _)| *algorithm == header.alg)
+        else {
+            return Err(invalid());
+        };
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, validation).map_err(|_| invalid())?.claims;
         if claims.exp <= unix_now() {
             return Err(invalid());
         }
