@@ -17,6 +17,7 @@ mod observability;
 mod pipeline;
 mod proxy;
 mod refresh_security;
+mod rust_client;
 mod scaleout;
 mod serve;
 mod support;
