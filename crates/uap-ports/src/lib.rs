@@ -26,7 +26,7 @@ pub use audit::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, 
 pub use captcha::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 pub use clock::{Clock, SystemClock};
 pub use config_store::{ConfigStore, ConfigVersion};
-pub use directory::{HostUser, PasswordUpdate, UserDirectory, UserQuery};
+pub use directory::{Delegated, HostUser, PasswordAuthority, PasswordUpdate, UserDirectory, UserQuery};
 pub use error::{BoxError, StoreError};
 pub use events::{BusEvent, BusHandler, EventBus};
 pub use ids::{IdGenerator, RandomIds};
