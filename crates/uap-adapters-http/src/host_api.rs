@@ -71,6 +71,7 @@ pub struct HostApiFields {
 }
 
 /// How to reach the host API.
+#[derive(Clone)]
 pub struct HostApiConfig {
     /// `host_api_base_url`: an absolute `http`/`https` URL.
     pub base_url: String,
@@ -150,7 +151,7 @@ pub struct HttpUserDirectory {
 impl fmt::Debug for HttpUserDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpUserDirectory")
-            .field("base", &self.base.as_str())
+            .field("base", &self.base_url())
             .field("key", &"***")
             .field("timeout", &self.timeout)
             .field("verifies_password", &self.verifies_password)
@@ -198,10 +199,14 @@ impl HttpUserDirectory {
         })
     }
 
-    /// The base URL (no secret in it but what the operator put there).
+    /// The base URL, for messages: any user name and password in it are
+    /// left out.
     #[must_use]
-    pub fn base_url(&self) -> &str {
-        self.base.as_str()
+    pub fn base_url(&self) -> String {
+        let mut url = self.base.clone();
+        let _ = url.set_password(None);
+        let _ = url.set_username("");
+        url.to_string()
     }
 
     /// Whether this directory runs in delegated mode.

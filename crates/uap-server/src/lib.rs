@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod follow;
 pub mod handlers;
+pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod observe;
@@ -28,4 +29,5 @@ pub mod tls;
 
 pub use config::Config;
 pub use error::StartupError;
+pub use host::HostDirectory;
 pub use startup::{Application, connect_host_directory, connect_internal_db};

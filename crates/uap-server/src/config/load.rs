@@ -13,8 +13,16 @@ use super::{Config, Settings};
 
 /// Keys whose value may come from a file named by `<key>_file`
 /// (or `UAP_<KEY>_FILE`), so secrets stay out of the environment.
-const FILE_SECRETS: &[&str] =
-    &["jwt_secret_key", "host_db_url", "database_url", "redis_url", "encryption_key", "admin_api_key", "sentry_dsn"];
+const FILE_SECRETS: &[&str] = &[
+    "jwt_secret_key",
+    "host_db_url",
+    "host_api_key",
+    "database_url",
+    "redis_url",
+    "encryption_key",
+    "admin_api_key",
+    "sentry_dsn",
+];
 
 /// `UAP_*` variables that are not configuration keys: test wiring and the log
 /// filter.

@@ -39,8 +39,16 @@ pub const RESTART_ONLY: &[&str] = &[
 const MAX_KEYS: usize = 200;
 
 /// The top-level keys holding a secret (see [`secret`]).
-const SECRET_KEYS: [&str; 7] =
-    ["host_db_url", "jwt_secret_key", "database_url", "redis_url", "encryption_key", "admin_api_key", "sentry_dsn"];
+const SECRET_KEYS: [&str; 8] = [
+    "host_db_url",
+    "host_api_key",
+    "jwt_secret_key",
+    "database_url",
+    "redis_url",
+    "encryption_key",
+    "admin_api_key",
+    "sentry_dsn",
+];
 
 /// A secret's value, for comparisons (never shown); `None` for a key not in
 /// [`SECRET_KEYS`].
@@ -48,6 +56,7 @@ fn secret(settings: &Settings, key: &str) -> Option<Option<String>> {
     let exposed = |s: &Option<secrecy::SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
     Some(match key {
         "host_db_url" => exposed(&settings.host_db_url),
+        "host_api_key" => exposed(&settings.host_api_key),
         "jwt_secret_key" => exposed(&settings.jwt_secret_key),
         "database_url" => Some(settings.database_url.expose_secret().to_owned()),
         "redis_url" => exposed(&settings.redis_url),
@@ -89,6 +98,7 @@ pub fn apply(current: &Settings, changes: &Map<String, Value>) -> Result<Setting
     }
     keep_unless_changed!(
         host_db_url,
+        host_api_key,
         jwt_secret_key,
         database_url,
         redis_url,
