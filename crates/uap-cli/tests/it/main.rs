@@ -9,6 +9,7 @@ mod check;
 mod config_api;
 mod demo;
 mod hardening;
+mod host_api;
 mod mfa_security;
 mod nginx;
 mod observability;
