@@ -385,3 +385,89 @@ async fn the_python_reference_host_logs_a_user_in() {
     assert_eq!(login(&server, "pat", "wrong").await.0, 401);
     assert_eq!(login(&server, "nobody", "x").await.0, 401);
 }
+
+const ADMIN: &str = "admin-key-for-host-api-tests-01";
+
+#[tokio::test]
+async fn a_configuration_change_switches_a_database_source_to_the_api() {
+    let sam = hash(PreferredAlgorithm::Bcrypt, "sam-pw");
+    let host_sql = format!(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT UNIQUE, password TEXT);
+         INSERT INTO users (username, password) VALUES ('sam', '{sam}');"
+    );
+    let extra = format!(
+        "admin_api_key = \"{ADMIN}\"\nencryption_key = \"{}\"\nrate_limit_enabled = false\nbcrypt_cost = 4\n",
+        "7".repeat(64)
+    );
+    let (server, _dir) = crate::support::serve_sqlite(&host_sql, &extra).await;
+    let put = |body: Value| {
+        let request = reqwest::Client::new().put(server.url("/api/v1/config/")).header("X-API-Key", ADMIN).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(login(&server, "sam", "sam-pw").await.0, 200);
+
+    // A host API whose health route fails: refused, the database keeps serving.
+    let down = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/health")).respond_with(ResponseTemplate::new(500)).mount(&down).await;
+    let (status, body) =
+        put(json!({"data_source_type": "api", "host_api_base_url": down.uri(), "host_api_key": KEY})).await;
+    assert_eq!(status, 422, "{body}");
+    let errors = body["validation_errors"].to_string();
+    assert!(errors.contains("GET /health") && errors.contains(&down.uri()) && !errors.contains(KEY), "{errors}");
+    assert_eq!(login(&server, "sam", "sam-pw").await.0, 200, "the running source is untouched");
+
+    let api = host().await;
+    let tia = json!({"id": 9, "username": "tia", "password": hash(PreferredAlgorithm::Bcrypt, "tia-pw")});
+    validate(&api, json!({"username": "tia"}), user(&tia)).await;
+    let (status, body) =
+        put(json!({"data_source_type": "api", "host_api_base_url": api.uri(), "host_api_key": KEY})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(login(&server, "tia", "tia-pw").await.0, 200, "users now come from the API");
+    assert_eq!(login(&server, "sam", "sam-pw").await.0, 401, "the API does not know sam (wiremock's 404)");
+    let shown: Value = reqwest::Client::new()
+        .get(server.url("/api/v1/config/"))
+        .header("X-API-Key", ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["configuration"]["host_api_key"], "***", "{shown}");
+    assert!(!shown.to_string().contains(KEY));
+}
+
+#[test]
+fn uap_check_identifier_on_a_database_source() {
+    let dir = TempDir::new();
+    let db = dir.path().join("host.db");
+    let stored = hash(PreferredAlgorithm::Argon2id, "x");
+    sqlite(
+        &db,
+        &format!(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, password TEXT, role TEXT);
+             INSERT INTO users VALUES (5, 'uma', '{stored}', 'editor');"
+        ),
+    );
+    let config = dir.path().join("uap.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "host_db_url = \"sqlite://{}\"\njwt_secret_key = \"0123456789abcdef0123456789abcdef\"\n\
+             database_url = \"sqlite://{}?mode=rwc\"\n",
+            db.display(),
+            dir.path().join("uap.db").display()
+        ),
+    )
+    .unwrap();
+    let out = run(uap().arg("check").arg("--config").arg(&config).args(["--identifier", "uma"]));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("id 5") && stdout.contains("roles: editor") && stdout.contains("argon2id"), "{stdout}");
+    let out = run(uap().arg("check").arg("--config").arg(&config).args(["--identifier", "nobody"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+}
