@@ -394,15 +394,28 @@ fn bad(route: &'static str, detail: &str) -> StoreError {
 
 /// An answer whose status the route does not document.
 fn answer_failure(route: &'static str, answer: &Answer) -> StoreError {
-    tracing::debug!(route, status = %answer.status, body = %response::excerpt(&answer.body), "host API error status");
     unavailable(route, &format!("host answered HTTP {}", answer.status))
 }
 
+/// The answer as a JSON object. Messages never quote the body: a user
+/// object holds a password hash.
 fn json_object(route: &'static str, body: &[u8]) -> Result<Map<String, Value>, StoreError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(bad(route, &format!("the answer is not a JSON object: `{}`", response::excerpt(body)))),
-        Err(err) => Err(bad(route, &format!("the answer is not JSON ({err}): `{}`", response::excerpt(body)))),
+        Ok(other) => Err(bad(route, &format!("the answer is not a JSON object but {}", kind(&other)))),
+        Err(err) => Err(bad(route, &format!("the answer is not JSON ({err}, {} bytes)", body.len()))),
+    }
+}
+
+/// What a JSON value is, for messages.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 

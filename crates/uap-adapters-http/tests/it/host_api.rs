@@ -197,7 +197,7 @@ async fn an_answer_over_one_mib_is_unavailable_and_one_under_is_read() {
 async fn malformed_and_incomplete_answers_are_backend_errors() {
     let cases = [
         (ResponseTemplate::new(200).set_body_string("<html>oops</html>"), "not JSON"),
-        (ResponseTemplate::new(200).set_body_json(json!(["alice"])), "not a JSON object"),
+        (ResponseTemplate::new(200).set_body_json(json!([HASH])), "not a JSON object but a list"),
         (ResponseTemplate::new(200).set_body_json(json!({"username": "alice", "password": HASH})), "no id key `id`"),
         (ResponseTemplate::new(200).set_body_json(json!({"id": 7, "username": "alice"})), "no password key `password`"),
         (ResponseTemplate::new(200).set_body_json(json!({"id": 7, "password": 12})), "password key `password` is not"),
@@ -208,6 +208,7 @@ async fn malformed_and_incomplete_answers_are_backend_errors() {
         let err = lookup_error(template, TIMEOUT).await;
         assert!(matches!(err, StoreError::Backend(_)), "{expected}: {err:?}");
         assert!(chain(&err).contains(expected), "{expected}: {}", chain(&err));
+        assert!(!chain(&err).contains(HASH), "never the hash: {}", chain(&err));
     }
 }
 
