@@ -11,7 +11,8 @@ use crate::StoreError;
 /// Something every instance must learn at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusEvent {
-    /// One session ended (logout, refresh, theft detection).
+    /// One session ended (logout, refresh rotation, idle timeout, theft
+    /// detection, a chain ended by the host check).
     SessionEnded {
         /// The session.
         session_id: String,
@@ -25,6 +26,18 @@ pub enum BusEvent {
         user_id: String,
         /// Sessions created before this instant are gone.
         before: OffsetDateTime,
+        /// The one session kept (the new login under the single-device policy).
+        keep_session_id: Option<String>,
+    },
+    /// A session was extended in place (a refresh with the access token): its
+    /// access tokens with another `exp` are no longer accepted.
+    SessionRefreshed {
+        /// The session.
+        session_id: String,
+        /// Its user.
+        user_id: String,
+        /// Its new end (the `exp` of its only valid access token).
+        expires_at: OffsetDateTime,
     },
     /// Every session of a refresh chain ended (theft detection, a refresh
     /// that found the host user disabled or its password changed).

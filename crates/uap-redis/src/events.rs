@@ -29,6 +29,14 @@ enum WireEvent {
         user_id: String,
         #[serde(with = "time::serde::rfc3339")]
         before: OffsetDateTime,
+        #[serde(default)]
+        keep_session_id: Option<String>,
+    },
+    SessionRefreshed {
+        session_id: String,
+        user_id: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
     },
     FamilyEnded {
         family_id: String,
@@ -45,7 +53,12 @@ impl From<&BusEvent> for WireEvent {
     fn from(event: &BusEvent) -> Self {
         match event.clone() {
             BusEvent::SessionEnded { session_id, user_id } => Self::SessionEnded { session_id, user_id },
-            BusEvent::UserSessionsEnded { user_id, before } => Self::UserSessionsEnded { user_id, before },
+            BusEvent::UserSessionsEnded { user_id, before, keep_session_id } => {
+                Self::UserSessionsEnded { user_id, before, keep_session_id }
+            }
+            BusEvent::SessionRefreshed { session_id, user_id, expires_at } => {
+                Self::SessionRefreshed { session_id, user_id, expires_at }
+            }
             BusEvent::FamilyEnded { family_id } => Self::FamilyEnded { family_id },
             BusEvent::ConfigChanged { version } => Self::ConfigChanged { version },
             BusEvent::KeysRotated { kid } => Self::KeysRotated { kid },
@@ -57,7 +70,12 @@ impl From<WireEvent> for BusEvent {
     fn from(event: WireEvent) -> Self {
         match event {
             WireEvent::SessionEnded { session_id, user_id } => Self::SessionEnded { session_id, user_id },
-            WireEvent::UserSessionsEnded { user_id, before } => Self::UserSessionsEnded { user_id, before },
+            WireEvent::UserSessionsEnded { user_id, before, keep_session_id } => {
+                Self::UserSessionsEnded { user_id, before, keep_session_id }
+            }
+            WireEvent::SessionRefreshed { session_id, user_id, expires_at } => {
+                Self::SessionRefreshed { session_id, user_id, expires_at }
+            }
             WireEvent::FamilyEnded { family_id } => Self::FamilyEnded { family_id },
             WireEvent::ConfigChanged { version } => Self::ConfigChanged { version },
             WireEvent::KeysRotated { kid } => Self::KeysRotated { kid },
@@ -173,7 +191,16 @@ mod tests {
     fn events_round_trip_exactly() {
         let events = [
             BusEvent::SessionEnded { session_id: "s".into(), user_id: "u".into() },
-            BusEvent::UserSessionsEnded { user_id: "u".into(), before: datetime!(2025-01-02 03:04:05.123_456_789 UTC) },
+            BusEvent::UserSessionsEnded {
+                user_id: "u".into(),
+                before: datetime!(2025-01-02 03:04:05.123_456_789 UTC),
+                keep_session_id: Some("k".into()),
+            },
+            BusEvent::SessionRefreshed {
+                session_id: "s".into(),
+                user_id: "u".into(),
+                expires_at: datetime!(2025-01-02 04:04:05 UTC),
+            },
             BusEvent::FamilyEnded { family_id: "f".into() },
             BusEvent::ConfigChanged { version: -7 },
             BusEvent::KeysRotated { kid: "k1".into() },

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::admin;
-use crate::handlers::{audit, authenticate, config, health, metrics, mfa, sessions, validate};
+use crate::handlers::{audit, authenticate, config, events, health, metrics, mfa, sessions, validate};
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
 use crate::tls::{HSTS, HstsPolicy};
@@ -38,7 +38,8 @@ pub fn configure(max_body_bytes: usize) -> impl FnOnce(&mut web::ServiceConfig) 
                     .service(mfa::verify)
                     .service(mfa::enroll)
                     .service(mfa::confirm)
-                    .service(mfa::remove),
+                    .service(mfa::remove)
+                    .service(events::events),
             )
             .service(
                 web::scope("/api/v1/audit")

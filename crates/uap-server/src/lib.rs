@@ -11,6 +11,7 @@ pub mod audit;
 pub mod client_ip;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod follow;
 pub mod handlers;
 pub mod host;

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{MfaEnrollmentRequiredResponse, MfaRequiredResponse};
-use crate::handlers::{audit, authenticate, config, health, metrics, mfa, sessions, validate};
+use crate::handlers::{audit, authenticate, config, events, health, metrics, mfa, sessions, validate};
 
 struct BearerScheme;
 
@@ -34,6 +34,7 @@ impl Modify for BearerScheme {
         sessions::logout,
         sessions::logout_all,
         sessions::list_sessions,
+        events::events,
         health::config_health,
         health::live,
         health::ready,

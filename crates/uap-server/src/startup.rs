@@ -13,7 +13,7 @@ use uap_adapters_http::AlertSender;
 use uap_adapters_sql::InternalDb;
 use uap_domain::AuditRecorder;
 use uap_domain::auth::{AuthParts, AuthService};
-use uap_domain::memory::{MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessionStore};
+use uap_domain::memory::{MemoryEventBus, MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessionStore};
 use uap_domain::password::{self, PasswordPolicy, StoredHash};
 use uap_domain::pipeline::Pipeline;
 use uap_domain::session::SessionManager;
@@ -31,6 +31,7 @@ use crate::config::{
     stored_changes,
 };
 use crate::error::StartupError;
+use crate::events::EventHub;
 use crate::follow;
 use crate::host::HostDirectory;
 use crate::http;
@@ -100,8 +101,11 @@ pub(crate) struct Shared {
     ids: Arc<dyn IdGenerator>,
     pool: Arc<HashPool>,
     registry: Arc<MiddlewareRegistry>,
-    /// Where a configuration change is announced to the other instances.
-    pub(crate) bus: Option<Arc<dyn EventBus>>,
+    /// Where session ends and configuration changes are announced (Redis
+    /// with several instances, in process otherwise).
+    pub(crate) bus: Arc<dyn EventBus>,
+    /// The SDK revocation feed of this instance.
+    pub(crate) events: EventHub,
 }
 
 impl Shared {
@@ -155,6 +159,7 @@ pub(crate) async fn build_runtime(
         Arc::clone(&shared.clock),
         Arc::clone(&shared.ids),
         shared.recorder.clone(),
+        Arc::clone(&shared.bus),
     );
     let auth = AuthService::new(AuthParts {
         directory,
@@ -170,7 +175,8 @@ pub(crate) async fn build_runtime(
         clock: Arc::clone(&shared.clock),
     });
     let admin = AdminGuard::new(config.admin.api_key.as_ref(), config.admin.allowlist);
-    Ok(Runtime { auth, admin, settings: config.settings, version, host })
+    let sdk_key = config.sdk_api_key.as_ref().map(|key| crate::admin::digest(key.expose_secret().as_bytes()));
+    Ok(Runtime { auth, admin, settings: config.settings, version, host, sdk_key })
 }
 
 /// The session, rate-limit and MFA-factor stores of the chosen backend.
@@ -226,7 +232,11 @@ impl Application {
         // A `ConfigChanged` from another instance wakes the follower.
         let wake = Arc::new(tokio::sync::Notify::new());
         let bus = event_bus(redis.as_ref(), Arc::clone(&wake)).await?;
-        let stores = stores(config.storage.sessions, redis.as_ref(), &internal_db, bus.clone(), &metrics).await?;
+        let events = EventHub::new(ids.new_id(), Arc::clone(&clock));
+        events.listen(bus.as_ref()).await.map_err(StartupError::Redis)?;
+        // Only other instances' announcements are news to the read cache.
+        let peers = redis.is_some().then(|| Arc::clone(&bus));
+        let stores = stores(config.storage.sessions, redis.as_ref(), &internal_db, peers, &metrics).await?;
         let queues = audit_queues(&internal_db);
         let recorder = AuditRecorder::new(
             Arc::new(ObservedAudit::new(Arc::new(queues.audit.clone()), metrics.clone())),
@@ -248,6 +258,7 @@ impl Application {
             pool: Arc::new(pool),
             registry: Arc::new(registry),
             bus,
+            events: events.clone(),
         };
         // What outlives the runtime, taken before the configuration is consumed.
         let (listen, http, telemetry) = (config.listen.clone(), config.http.clone(), config.telemetry.clone());
@@ -289,6 +300,7 @@ impl Application {
             observe::REFRESH_INTERVAL,
         ))];
         observers.push(tokio::spawn(follow::follow(state.clone(), wake, seen)));
+        observers.push(tokio::spawn(close_feed_on_signal(events)));
         if let Some(alerts) = alerts {
             observers.push(alerts_task(alerts, &state, &clock, service)?);
         }
@@ -367,14 +379,33 @@ async fn config_source(
     Ok((config, Some(latest.version), latest.version))
 }
 
-/// The Redis event bus (sessions ended elsewhere, config changes): a
-/// `ConfigChanged` wakes the configuration follower.
-async fn event_bus(
-    redis: Option<&Redis>,
-    wake: Arc<tokio::sync::Notify>,
-) -> Result<Option<Arc<dyn EventBus>>, StartupError> {
+/// Ends the revocation feed's connections when the process is asked to
+/// stop, so the HTTP server's graceful shutdown does not wait for them.
+async fn close_feed_on_signal(events: EventHub) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    events.close();
+}
+
+/// The event bus: Redis pub/sub with several instances (sessions ended
+/// elsewhere, config changes — a `ConfigChanged` wakes the configuration
+/// follower), else the in-process bus.
+async fn event_bus(redis: Option<&Redis>, wake: Arc<tokio::sync::Notify>) -> Result<Arc<dyn EventBus>, StartupError> {
     let Some(redis) = redis else {
-        return Ok(None);
+        return Ok(Arc::new(MemoryEventBus::new()));
     };
     let bus: Arc<dyn EventBus> = Arc::new(redis.event_bus());
     bus.subscribe(Arc::new(move |event| {
@@ -385,7 +416,7 @@ async fn event_bus(
     }))
     .await
     .map_err(StartupError::Redis)?;
-    Ok(Some(bus))
+    Ok(bus)
 }
 
 /// The stores of `backend`; the `database` session store behind the read

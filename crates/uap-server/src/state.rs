@@ -31,6 +31,8 @@ pub struct Runtime {
     pub version: Option<i64>,
     /// The host data source itself (pool gauges).
     pub host: HostDirectory,
+    /// The digest of `sdk_api_key` (`None`: the revocation feed answers 404).
+    pub sdk_key: Option<[u8; 32]>,
 }
 
 /// The state of the server.
@@ -83,7 +85,14 @@ impl AppState {
 
     /// Puts `runtime` in place of the current one.
     pub(crate) fn swap(&self, runtime: Runtime) {
-        self.runtime.store(Arc::new(runtime));
+        let kid = runtime.auth.sessions().tokens().key_id();
+        let previous = self.runtime.swap(Arc::new(runtime));
+        if let Some(kid) = kid
+            && previous.auth.sessions().tokens().key_id().as_ref() != Some(&kid)
+        {
+            // This instance signs with the new key from now on.
+            self.shared.events.publish(&uap_ports::BusEvent::KeysRotated { kid });
+        }
     }
 
     /// The certificate `candidate` names, checked, when it differs from the

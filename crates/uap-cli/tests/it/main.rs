@@ -8,6 +8,7 @@ mod audit;
 mod check;
 mod config_api;
 mod demo;
+mod events;
 mod hardening;
 mod host_api;
 mod mfa_security;

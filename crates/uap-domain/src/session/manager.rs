@@ -5,7 +5,9 @@ use std::sync::Arc;
 use serde_json::json;
 use time::OffsetDateTime;
 use tracing::Instrument as _;
-use uap_ports::{AuditEventType, Clock, IdGenerator, RotateOutcome, SessionRecord, SessionState, SessionStore};
+use uap_ports::{
+    AuditEventType, BusEvent, Clock, EventBus, IdGenerator, RotateOutcome, SessionRecord, SessionState, SessionStore,
+};
 
 use super::refresh::{FingerprintKey, RefreshKeys};
 use super::{
@@ -29,6 +31,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     audit: AuditRecorder,
+    /// Where every end of a session is announced (other instances' caches,
+    /// the SDK revocation feed).
+    bus: Arc<dyn EventBus>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -41,7 +46,7 @@ impl std::fmt::Debug for Inner {
 }
 
 impl SessionManager {
-    /// A manager over `store`.
+    /// A manager over `store`, announcing every session end on `bus`.
     #[must_use]
     pub fn new(
         store: Arc<dyn SessionStore>,
@@ -50,10 +55,40 @@ impl SessionManager {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         audit: AuditRecorder,
+        bus: Arc<dyn EventBus>,
     ) -> Self {
         let refresh = RefreshKeys::derive(tokens.key_material());
         let fingerprints = FingerprintKey::derive(tokens.key_material());
-        Self { inner: Arc::new(Inner { store, tokens, refresh, fingerprints, policy, clock, ids, audit }) }
+        Self { inner: Arc::new(Inner { store, tokens, refresh, fingerprints, policy, clock, ids, audit, bus }) }
+    }
+
+    /// Announces a session change. Delivery is best effort (the bus is
+    /// at-most-once): a failure is logged, the stores stay the truth, and
+    /// other instances' caches converge within their TTL.
+    async fn announce(&self, event: BusEvent) {
+        if let Err(err) = self.inner.bus.publish(&event).await {
+            tracing::warn!(error = %err, "could not announce a session change on the event bus");
+        }
+    }
+
+    /// Ends every session of `record`'s refresh chain and announces each
+    /// active one (SDKs know sessions, not chains; a rotated one was
+    /// announced when it rotated) and the chain (caches).
+    async fn end_family(&self, record: &SessionRecord) -> Result<u64, SessionError> {
+        let store = &self.inner.store;
+        let members: Vec<String> = store
+            .list_user_sessions(&record.user_id)
+            .await?
+            .into_iter()
+            .filter(|member| member.family_id == record.family_id && member.state == SessionState::Active)
+            .map(|member| member.session_id)
+            .collect();
+        let ended = store.delete_family(&record.family_id).await?;
+        self.announce(BusEvent::FamilyEnded { family_id: record.family_id.clone() }).await;
+        for session_id in members {
+            self.announce(BusEvent::SessionEnded { session_id, user_id: record.user_id.clone() }).await;
+        }
+        Ok(ended)
     }
 
     /// A new record id (sessions, tickets).
@@ -115,11 +150,20 @@ impl SessionManager {
         };
         inner.store.create(&record).instrument(store_span("create")).await?;
         if !inner.policy.multi_device {
-            inner
+            let ended = inner
                 .store
                 .delete_user_sessions(&record.user_id, Some(&session_id))
                 .instrument(store_span("delete_user_sessions"))
                 .await?;
+            if ended > 0 {
+                // Every other session existed before `now`: all are gone.
+                self.announce(BusEvent::UserSessionsEnded {
+                    user_id: record.user_id.clone(),
+                    before: now,
+                    keep_session_id: Some(session_id.clone()),
+                })
+                .await;
+            }
         }
         self.issue(&record)
     }
@@ -206,6 +250,8 @@ impl SessionManager {
             return Ok(());
         }
         if inner.store.delete(session_id).await? {
+            self.announce(BusEvent::SessionEnded { session_id: session_id.to_owned(), user_id: user_id.to_owned() })
+                .await;
             let details = EventDetails {
                 user_id: Some(user_id),
                 session_id: Some(session_id),
@@ -275,7 +321,7 @@ impl SessionManager {
                 self.reissue(successor_id).await.map(RefreshStep::Ready)
             }
             SessionState::Rotated { .. } => {
-                let ended = inner.store.delete_family(&record.family_id).await?;
+                let ended = self.end_family(&record).await?;
                 let details = EventDetails {
                     user_id: Some(&record.user_id),
                     session_id: Some(&record.session_id),
@@ -342,6 +388,12 @@ impl SessionManager {
                 if !inner.store.extend(&old.session_id, old.expires_at, expires_at, &user_data, now).await? {
                     return Err(Rejection::Rotated.into());
                 }
+                self.announce(BusEvent::SessionRefreshed {
+                    session_id: old.session_id.clone(),
+                    user_id: old.user_id.clone(),
+                    expires_at,
+                })
+                .await;
                 let details = EventDetails {
                     user_id: Some(&old.user_id),
                     session_id: Some(&old.session_id),
@@ -369,7 +421,7 @@ impl SessionManager {
     ) -> Result<u64, SessionError> {
         let inner = &self.inner;
         let record = &pending.record;
-        let ended = inner.store.delete_family(&record.family_id).await?;
+        let ended = self.end_family(record).await?;
         let details = EventDetails {
             user_id: Some(&record.user_id),
             session_id: Some(&record.session_id),
@@ -404,6 +456,11 @@ impl SessionManager {
         };
         match inner.store.rotate(&old.session_id, &successor, now).await? {
             RotateOutcome::Rotated => {
+                self.announce(BusEvent::SessionEnded {
+                    session_id: old.session_id.clone(),
+                    user_id: old.user_id.clone(),
+                })
+                .await;
                 let details = EventDetails {
                     user_id: Some(&old.user_id),
                     session_id: Some(&successor_id),
@@ -480,6 +537,11 @@ impl SessionManager {
         }
         let ended = inner.store.delete(&claims.session_id).await?;
         if ended {
+            self.announce(BusEvent::SessionEnded {
+                session_id: claims.session_id.clone(),
+                user_id: claims.user_id.clone(),
+            })
+            .await;
             let details = EventDetails {
                 user_id: Some(&claims.user_id),
                 session_id: Some(&claims.session_id),
@@ -498,7 +560,13 @@ impl SessionManager {
     pub async fn logout_all(&self, token: &str, client: &ClientContext) -> Result<u64, SessionError> {
         let valid = self.validate(token, client).await?;
         let user_id = &valid.record.user_id;
+        // Taken before the delete: every session created before it is gone.
+        let before = self.inner.clock.now();
         let ended = self.inner.store.delete_user_sessions(user_id, None).await?;
+        if ended > 0 {
+            self.announce(BusEvent::UserSessionsEnded { user_id: user_id.clone(), before, keep_session_id: None })
+                .await;
+        }
         let details = EventDetails {
             user_id: Some(user_id),
             session_id: Some(&valid.record.session_id),

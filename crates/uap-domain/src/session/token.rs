@@ -142,6 +142,13 @@ impl TokenService {
         serde_json::json!({ "keys": keys })
     }
 
+    /// The key id of an asymmetric signing key (`None` for HS*: SDKs do not
+    /// verify those tokens themselves).
+    #[must_use]
+    pub fn key_id(&self) -> Option<String> {
+        self.public_jwk.as_ref().and_then(|jwk| jwk.key_id().map(str::to_owned))
+    }
+
     /// Secret bytes from which other keys (refresh-token MACs) are derived.
     pub(crate) fn key_material(&self) -> &[u8] {
         &self.key_material

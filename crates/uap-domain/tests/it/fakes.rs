@@ -9,13 +9,14 @@ use time::macros::datetime;
 use uap_domain::AuditRecorder;
 use uap_domain::auth::{AuthParts, AuthService, AuthSettings, MfaService};
 use uap_domain::config::JwtAlgorithm;
-use uap_domain::memory::{ManualClock, MemoryRateLimitStore, MemorySessionStore, SequentialIds};
+use uap_domain::memory::{ManualClock, MemoryEventBus, MemoryRateLimitStore, MemorySessionStore, SequentialIds};
 use uap_domain::password::{Argon2Params, PasswordPolicy};
 use uap_domain::pipeline::{Block, NoObserver, Pipeline, PipelineEntry, Refusal};
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
 use uap_ports::{
-    AuditEvent, AuditEventType, AuditSink, BlockingPool, Delegated, HostUser, Job, JobOutput, MiddlewareLogSink,
-    MiddlewareRun, PasswordAuthority, PasswordUpdate, PoolError, StoreError, UserDirectory, UserQuery,
+    AuditEvent, AuditEventType, AuditSink, BlockingPool, BusEvent, Delegated, EventBus, HostUser, Job, JobOutput,
+    MiddlewareLogSink, MiddlewareRun, PasswordAuthority, PasswordUpdate, PoolError, StoreError, UserDirectory,
+    UserQuery,
 };
 
 pub const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -150,6 +151,8 @@ pub struct World {
     pub events: Arc<Events>,
     pub directory: Arc<Directory>,
     pub auth: AuthService,
+    /// Everything announced on the event bus, in order.
+    pub announced: Arc<Mutex<Vec<BusEvent>>>,
 }
 
 /// What a test world is configured with: the typed parts the server's
@@ -240,8 +243,12 @@ pub fn world_with(
     let tokens = TokenService::new(JwtAlgorithm::HS256, SECRET.as_bytes(), "UAP".into(), None).unwrap();
     let dummy = uap_domain::password::dummy_hash(settings.policy()).unwrap();
     let dummy = uap_domain::password::StoredHash::parse(&dummy, settings.policy()).unwrap();
+    let bus = Arc::new(MemoryEventBus::new());
+    let announced = Arc::new(Mutex::new(Vec::new()));
+    let heard = announced.clone();
+    futures::executor::block_on(bus.subscribe(Arc::new(move |event| heard.lock().unwrap().push(event)))).unwrap();
     let sessions =
-        SessionManager::new(store.clone(), tokens, settings.sessions, clock.clone(), ids.clone(), audit.clone());
+        SessionManager::new(store.clone(), tokens, settings.sessions, clock.clone(), ids.clone(), audit.clone(), bus);
     let pipeline = Pipeline::new(pipeline, Arc::new(NoRuns), Arc::new(NoObserver), clock.clone(), ids.clone());
     let authority = settings.delegated.then(|| directory.clone() as Arc<dyn PasswordAuthority>);
     let auth = AuthService::new(AuthParts {
@@ -257,7 +264,7 @@ pub fn world_with(
         tickets: rate_limits.clone(),
         clock: clock.clone(),
     });
-    World { clock, store, events, directory, auth }
+    World { clock, store, events, directory, auth, announced }
 }
 
 /// The HTTP status a block maps to (as the server's error mapping does).

@@ -6,7 +6,7 @@ use futures::executor::block_on;
 use serde_json::json;
 use time::Duration;
 use uap_domain::session::{ClientContext, IssuedSession, NewSession, Rejection, SessionError};
-use uap_ports::{AuditEventType, Clock, SessionStore};
+use uap_ports::{AuditEventType, BusEvent, Clock, SessionStore};
 
 use crate::fakes::{World, fast_settings, world};
 
@@ -298,4 +298,83 @@ fn max_session_duration_counts_from_the_login() {
     w.clock.advance(Duration::seconds(1001));
     let rt = next.refresh_token.unwrap();
     assert_eq!(rejection(block_on(w.auth.refresh_with_refresh_token(&rt, &client))), Rejection::Expired);
+}
+
+/// What the bus heard since the last call.
+fn announced(w: &World) -> Vec<BusEvent> {
+    std::mem::take(&mut *w.announced.lock().unwrap())
+}
+
+fn ended(session_id: &str) -> BusEvent {
+    BusEvent::SessionEnded { session_id: session_id.into(), user_id: "u1".into() }
+}
+
+#[test]
+fn every_way_a_session_ends_is_announced() {
+    let client = ClientContext::default();
+
+    // Logout; a second logout of the same token announces nothing.
+    let w = world(fast_settings());
+    let s = login(&w);
+    assert!(announced(&w).is_empty(), "a login ends nothing");
+    assert!(block_on(w.auth.sessions().logout(&s.token, &client)).unwrap());
+    assert!(!block_on(w.auth.sessions().logout(&s.token, &client)).unwrap());
+    assert_eq!(announced(&w), [ended(&s.session_id)]);
+
+    // Refresh rotation ends the old session; a refresh with the access
+    // token keeps the session but only its new token.
+    let s = login(&w);
+    w.clock.advance(Duration::seconds(5));
+    let next = block_on(w.auth.refresh_with_refresh_token(s.refresh_token.as_deref().unwrap(), &client)).unwrap();
+    assert_eq!(announced(&w), [ended(&s.session_id)]);
+    let extended = block_on(w.auth.refresh_with_token(&next.token, &client)).unwrap();
+    assert_eq!(
+        announced(&w),
+        [BusEvent::SessionRefreshed {
+            session_id: next.session_id.clone(),
+            user_id: "u1".into(),
+            expires_at: extended.expires_at,
+        }]
+    );
+
+    // Theft: every session of the chain, and the chain itself.
+    w.clock.advance(Duration::seconds(60));
+    let reused = block_on(w.auth.refresh_with_refresh_token(s.refresh_token.as_deref().unwrap(), &client));
+    assert_eq!(rejection(reused), Rejection::RefreshReused);
+    let heard = announced(&w);
+    assert!(heard.contains(&BusEvent::FamilyEnded { family_id: s.session_id.clone() }), "{heard:?}");
+    assert!(heard.contains(&ended(&next.session_id)), "{heard:?}");
+
+    // Logout-all: the cut-off is taken before the delete.
+    let a = login(&w);
+    let _b = login(&w);
+    let before = w.clock.now();
+    assert_eq!(block_on(w.auth.sessions().logout_all(&a.token, &client)).unwrap(), 2);
+    assert_eq!(announced(&w), [BusEvent::UserSessionsEnded { user_id: "u1".into(), before, keep_session_id: None }]);
+
+    // Idle timeout, seen by a validation.
+    let w = world(fast_settings().sessions(|s| s.idle_timeout = Some(Duration::seconds(60))));
+    let s = login(&w);
+    w.clock.advance(Duration::seconds(61));
+    assert_eq!(rejection(block_on(w.auth.sessions().validate(&s.token, &client))), Rejection::IdleTimeout);
+    assert_eq!(announced(&w), [ended(&s.session_id)]);
+
+    // The single-device policy keeps the new session only.
+    let w = world(fast_settings().sessions(|s| s.multi_device = false));
+    let _first = login(&w);
+    let at = w.clock.now();
+    let second = login(&w);
+    assert_eq!(
+        announced(&w),
+        [BusEvent::UserSessionsEnded { user_id: "u1".into(), before: at, keep_session_id: Some(second.session_id) }]
+    );
+
+    // A chain ended by the host check on refresh.
+    let w = world(fast_settings());
+    let s = login(&w);
+    set_user(&w, |u| u.active = Some(false));
+    let refused = block_on(w.auth.refresh_with_refresh_token(s.refresh_token.as_deref().unwrap(), &client));
+    assert!(refused.is_err());
+    let heard = announced(&w);
+    assert!(heard.contains(&ended(&s.session_id)), "{heard:?}");
 }

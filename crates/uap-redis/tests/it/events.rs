@@ -33,7 +33,16 @@ async fn events_reach_every_instance() {
 
     let events = [
         BusEvent::SessionEnded { session_id: "s1".into(), user_id: "u1".into() },
-        BusEvent::UserSessionsEnded { user_id: "u1".into(), before: datetime!(2025-05-06 07:08:09.123_456 UTC) },
+        BusEvent::UserSessionsEnded {
+            user_id: "u1".into(),
+            before: datetime!(2025-05-06 07:08:09.123_456 UTC),
+            keep_session_id: None,
+        },
+        BusEvent::SessionRefreshed {
+            session_id: "s1".into(),
+            user_id: "u1".into(),
+            expires_at: datetime!(2025-05-06 08:08:09 UTC),
+        },
         BusEvent::ConfigChanged { version: 42 },
         BusEvent::KeysRotated { kid: "kid-2".into() },
     ];

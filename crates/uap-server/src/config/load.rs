@@ -21,6 +21,7 @@ const FILE_SECRETS: &[&str] = &[
     "redis_url",
     "encryption_key",
     "admin_api_key",
+    "sdk_api_key",
     "sentry_dsn",
 ];
 

@@ -66,6 +66,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `admin_api_key` (none: admin routes answer 404) and `admin_ip_allowlist`.
     pub admin: AdminConfig,
+    /// `sdk_api_key` (none: the revocation feed answers 404).
+    pub sdk_api_key: Option<SecretString>,
     /// `audit_retention_days`.
     pub audit_retention_days: u32,
     /// Logs, traces, error reports.
@@ -245,6 +247,7 @@ impl Config {
                 api_key: settings.admin_api_key.clone(),
                 allowlist: settings.admin_ip_allowlist.clone(),
             },
+            sdk_api_key: settings.sdk_api_key.clone(),
             audit_retention_days: settings.audit_retention_days,
             telemetry: TelemetryConfig {
                 debug: settings.debug,

@@ -12,8 +12,8 @@ use super::{AlertSettings, DataSourceType, HostDbType, SessionStoreKind, Setting
 /// The shortest HS* secret accepted (RFC 7518 §3.2: at least the hash size).
 const MIN_HMAC_SECRET_BYTES: usize = 32;
 
-/// The shortest `admin_api_key` accepted.
-const MIN_ADMIN_KEY_BYTES: usize = 16;
+/// The shortest `admin_api_key` (and `sdk_api_key`) accepted.
+const MIN_API_KEY_BYTES: usize = 16;
 
 /// Every mistake of `settings` against the rules below.
 pub(super) fn check(settings: &Settings) -> Vec<ConfigError> {
@@ -125,8 +125,11 @@ impl Settings {
                 format!("is required for jwt_algorithm = {} (a PEM private key)", self.jwt_algorithm.name()),
             );
         }
-        if self.admin_api_key.as_ref().is_some_and(|key| key.expose_secret().len() < MIN_ADMIN_KEY_BYTES) {
-            fail("admin_api_key", format!("must be at least {MIN_ADMIN_KEY_BYTES} bytes long"));
+        if self.admin_api_key.as_ref().is_some_and(|key| key.expose_secret().len() < MIN_API_KEY_BYTES) {
+            fail("admin_api_key", format!("must be at least {MIN_API_KEY_BYTES} bytes long"));
+        }
+        if self.sdk_api_key.as_ref().is_some_and(|key| key.expose_secret().len() < MIN_API_KEY_BYTES) {
+            fail("sdk_api_key", format!("must be at least {MIN_API_KEY_BYTES} bytes long"));
         }
         if self.argon2_iterations == 0 {
             fail("argon2_iterations", "must be at least 1".into());

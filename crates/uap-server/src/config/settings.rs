@@ -249,6 +249,10 @@ pub struct Settings {
     /// [["127.0.0.1/32", "::1/128"]] client addresses (after
     /// `trusted_proxies`) allowed to call admin routes.
     pub admin_ip_allowlist: Vec<IpNet>,
+    /// [none: the revocation feed answers 404] the key SDKs present as
+    /// `X-API-Key` to `GET /api/v1/auth/events` (secret, at least 16 bytes).
+    #[serde(serialize_with = "redact::optional")]
+    pub sdk_api_key: Option<SecretString>,
     /// [json]
     pub log_format: LogFormat,
     /// [none: no trace is exported] OTLP/HTTP collector base URL, e.g.
@@ -390,6 +394,7 @@ impl Default for Settings {
             audit_retention_days: 2555,
             admin_api_key: None,
             admin_ip_allowlist: default_admin_allowlist(),
+            sdk_api_key: None,
             log_format: LogFormat::default(),
             alerts: None,
             otel_exporter_otlp_endpoint: None,

@@ -39,7 +39,7 @@ pub const RESTART_ONLY: &[&str] = &[
 const MAX_KEYS: usize = 200;
 
 /// The top-level keys holding a secret (see [`secret`]).
-const SECRET_KEYS: [&str; 8] = [
+const SECRET_KEYS: [&str; 9] = [
     "host_db_url",
     "host_api_key",
     "jwt_secret_key",
@@ -47,6 +47,7 @@ const SECRET_KEYS: [&str; 8] = [
     "redis_url",
     "encryption_key",
     "admin_api_key",
+    "sdk_api_key",
     "sentry_dsn",
 ];
 
@@ -62,6 +63,7 @@ fn secret(settings: &Settings, key: &str) -> Option<Option<String>> {
         "redis_url" => exposed(&settings.redis_url),
         "encryption_key" => exposed(&settings.encryption_key),
         "admin_api_key" => exposed(&settings.admin_api_key),
+        "sdk_api_key" => exposed(&settings.sdk_api_key),
         "sentry_dsn" => exposed(&settings.sentry_dsn),
         _ => return None,
     })
@@ -104,6 +106,7 @@ pub fn apply(current: &Settings, changes: &Map<String, Value>) -> Result<Setting
         redis_url,
         encryption_key,
         admin_api_key,
+        sdk_api_key,
         sentry_dsn,
         middleware_stack,
         alerts

@@ -101,9 +101,7 @@ pub async fn update(
     if let Some((cert, key)) = &tls {
         state.reload_tls((cert, key));
     }
-    if let Some(bus) = &state.shared.bus
-        && let Err(err) = bus.publish(&BusEvent::ConfigChanged { version }).await
-    {
+    if let Err(err) = state.shared.bus.publish(&BusEvent::ConfigChanged { version }).await {
         tracing::warn!(error = %err, version, "configuration change not announced; other instances poll for it");
     }
     tracing::info!(version, changed = ?changes.keys().collect::<Vec<_>>(), "configuration changed");

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod authenticate;
 pub mod config;
+pub mod events;
 pub mod health;
 pub mod metrics;
 pub mod mfa;

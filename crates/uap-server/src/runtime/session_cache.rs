@@ -2,8 +2,9 @@
 //! (the hot path) is a signature check plus a map lookup. Every write through
 //! this instance updates or drops the cached record at once (a logout takes
 //! effect immediately here); other instances' writes arrive over the event bus
-//! when there is one (Redis), and in any case a cached record is trusted for
-//! at most `ttl` — the bound on staleness across instances without a bus.
+//! (the session manager announces every end and extension there), and in any
+//! case a cached record is trusted for at most `ttl` — the bound on staleness
+//! when an announcement is lost.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,7 +59,10 @@ impl Cache {
     fn apply(&self, event: &BusEvent) {
         match event {
             BusEvent::SessionEnded { session_id, .. } => self.drop_where(|r| &r.session_id == session_id),
-            BusEvent::UserSessionsEnded { user_id, .. } => self.drop_where(|r| &r.user_id == user_id),
+            BusEvent::UserSessionsEnded { user_id, keep_session_id, .. } => {
+                self.drop_where(|r| &r.user_id == user_id && Some(&r.session_id) != keep_session_id.as_ref());
+            }
+            BusEvent::SessionRefreshed { session_id, .. } => self.drop_where(|r| &r.session_id == session_id),
             BusEvent::FamilyEnded { family_id } => self.drop_where(|r| &r.family_id == family_id),
             BusEvent::ConfigChanged { .. } | BusEvent::KeysRotated { .. } => {}
         }
@@ -78,7 +82,6 @@ pub struct CachedSessionStore {
     inner: Arc<dyn SessionStore>,
     cache: Arc<Cache>,
     ttl: Duration,
-    bus: Option<Arc<dyn EventBus>>,
     stats: Option<CacheStats>,
 }
 
@@ -91,8 +94,8 @@ pub struct CacheStats {
 }
 
 impl CachedSessionStore {
-    /// Caches `inner`'s records for up to `ttl`; with a `bus`, writes are
-    /// announced to (and invalidated from) other instances.
+    /// Caches `inner`'s records for up to `ttl`; with a `bus`, what other
+    /// instances announce is dropped from the cache.
     ///
     /// # Errors
     /// When the bus subscription cannot be made.
@@ -106,7 +109,7 @@ impl CachedSessionStore {
             let subscriber = Arc::clone(&cache);
             bus.subscribe(Arc::new(move |event| subscriber.apply(&event))).await?;
         }
-        Ok(Self { inner, cache, ttl, bus, stats: None })
+        Ok(Self { inner, cache, ttl, stats: None })
     }
 
     /// Counts hits and misses in `stats`.
@@ -114,14 +117,6 @@ impl CachedSessionStore {
     pub fn with_stats(mut self, stats: CacheStats) -> Self {
         self.stats = Some(stats);
         self
-    }
-
-    async fn announce(&self, event: BusEvent) {
-        if let Some(bus) = &self.bus
-            && let Err(err) = bus.publish(&event).await
-        {
-            tracing::warn!(error = %err, "could not announce a session change; other instances see it within the cache TTL");
-        }
     }
 }
 
@@ -161,39 +156,19 @@ impl SessionStore for CachedSessionStore {
 
     async fn delete(&self, session_id: &str) -> Result<bool, StoreError> {
         let existed = self.inner.delete(session_id).await?;
-        let user_id = {
-            let entries = self.cache.entries.read().unwrap_or_else(PoisonError::into_inner);
-            entries.get(session_id).map(|e| e.record.user_id.clone())
-        };
         self.cache.drop_where(|r| r.session_id == session_id);
-        self.announce(BusEvent::SessionEnded {
-            session_id: session_id.to_owned(),
-            user_id: user_id.unwrap_or_default(),
-        })
-        .await;
         Ok(existed)
     }
 
     async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64, StoreError> {
         let ended = self.inner.delete_user_sessions(user_id, keep).await?;
         self.cache.drop_where(|r| r.user_id == user_id && Some(r.session_id.as_str()) != keep);
-        if ended > 0 {
-            // Other instances drop every cached session of the user; the kept
-            // one is simply read again from the store.
-            self.announce(BusEvent::UserSessionsEnded {
-                user_id: user_id.to_owned(),
-                before: OffsetDateTime::UNIX_EPOCH,
-            })
-            .await;
-        }
         Ok(ended)
     }
 
     async fn delete_family(&self, family_id: &str) -> Result<u64, StoreError> {
         let ended = self.inner.delete_family(family_id).await?;
         self.cache.drop_where(|r| r.family_id == family_id);
-        // Every instance drops the chain, whether or not this one had it cached.
-        self.announce(BusEvent::FamilyEnded { family_id: family_id.to_owned() }).await;
         Ok(ended)
     }
 
@@ -211,8 +186,6 @@ impl SessionStore for CachedSessionStore {
         self.cache.drop_where(|r| r.session_id == old_id);
         if outcome == RotateOutcome::Rotated {
             self.cache.put(successor.clone());
-            self.announce(BusEvent::SessionEnded { session_id: old_id.to_owned(), user_id: successor.user_id.clone() })
-                .await;
         }
         Ok(outcome)
     }
@@ -225,21 +198,8 @@ impl SessionStore for CachedSessionStore {
         user_data: &Arc<serde_json::Value>,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let user_id = {
-            let entries = self.cache.entries.read().unwrap_or_else(PoisonError::into_inner);
-            entries.get(session_id).map(|e| e.record.user_id.clone())
-        };
         let extended = self.inner.extend(session_id, expected_expires_at, expires_at, user_data, at).await?;
         self.cache.drop_where(|r| r.session_id == session_id);
-        if extended {
-            // Other instances drop their copy (holding the old expiry, which
-            // would still accept the old token) and read the record again.
-            self.announce(BusEvent::SessionEnded {
-                session_id: session_id.to_owned(),
-                user_id: user_id.unwrap_or_default(),
-            })
-            .await;
-        }
         Ok(extended)
     }
 
@@ -301,28 +261,6 @@ mod tests {
         assert_eq!(cached.get("s1").await.unwrap(), None);
     }
 
-    /// An in-process bus: every subscriber (instance) hears every event.
-    #[derive(Default)]
-    struct LocalBus {
-        handlers: std::sync::Mutex<Vec<uap_ports::BusHandler>>,
-    }
-
-    #[async_trait]
-    impl EventBus for LocalBus {
-        async fn publish(&self, event: &BusEvent) -> Result<(), StoreError> {
-            let handlers = self.handlers.lock().unwrap().clone();
-            for handler in handlers {
-                handler(event.clone());
-            }
-            Ok(())
-        }
-
-        async fn subscribe(&self, handler: uap_ports::BusHandler) -> Result<(), StoreError> {
-            self.handlers.lock().unwrap().push(handler);
-            Ok(())
-        }
-    }
-
     fn chain_record(id: &str, family: &str, now: OffsetDateTime) -> SessionRecord {
         SessionRecord {
             session_id: id.into(),
@@ -343,15 +281,16 @@ mod tests {
     }
 
     /// Two instances over one SQL store and one bus: a chain ended or a
-    /// session extended on one is seen at once by the other, even when the
-    /// first never had the records cached (theft detection after a restart).
+    /// session extended on one (and announced, as the session manager does)
+    /// is seen at once by the other, even when the first never had the
+    /// records cached (theft detection after a restart).
     #[tokio::test]
     async fn chain_ends_and_extends_reach_the_other_instances() {
         let db = uap_adapters_sql::testing::TestDb::sqlite();
         let internal = uap_adapters_sql::InternalDb::connect(&db.url, "org-cache").await.unwrap();
         internal.migrate().await.unwrap();
         let sql: Arc<dyn SessionStore> = Arc::new(internal.session_store());
-        let bus: Arc<dyn EventBus> = Arc::new(LocalBus::default());
+        let bus: Arc<dyn EventBus> = Arc::new(uap_domain::memory::MemoryEventBus::new());
         let ttl = Duration::from_secs(600);
         let a = CachedSessionStore::new(Arc::clone(&sql), ttl, Some(Arc::clone(&bus))).await.unwrap();
         let b = CachedSessionStore::new(Arc::clone(&sql), ttl, Some(Arc::clone(&bus))).await.unwrap();
@@ -367,11 +306,15 @@ mod tests {
         let later = now + time::Duration::hours(2);
         let data = Arc::new(serde_json::json!({"roles": ["user"]}));
         assert!(a.extend(&root.session_id, root.expires_at, later, &data, now).await.unwrap());
+        let refreshed =
+            BusEvent::SessionRefreshed { session_id: root.session_id.clone(), user_id: "u1".into(), expires_at: later };
+        bus.publish(&refreshed).await.unwrap();
         let seen = b.get(&root.session_id).await.unwrap().unwrap();
         assert_eq!((seen.expires_at, seen.user_data), (later, data));
 
         // Theft detected on a, which never cached the chain: b rejects it at once.
         assert_eq!(a.delete_family(&root.family_id).await.unwrap(), 1);
+        bus.publish(&BusEvent::FamilyEnded { family_id: root.family_id.clone() }).await.unwrap();
         assert_eq!(b.get(&root.session_id).await.unwrap(), None, "the chain is gone on b too");
         assert!(b.get(&other.session_id).await.unwrap().is_some(), "another chain stays");
         db.cleanup().await;
