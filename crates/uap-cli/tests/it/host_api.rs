@@ -471,3 +471,62 @@ fn uap_check_identifier_on_a_database_source() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
+
+#[tokio::test]
+async fn delegated_mode_with_mfa_rechecks_the_password_with_the_host() {
+    let host = host().await;
+    let verify = |body: Value, answer: Value| {
+        Mock::given(method("POST"))
+            .and(path("/auth/verify"))
+            .and(body_json(body))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+    };
+    let dee = json!({"id": 4, "username": "dee", "email": "dee@example.com", "is_active": true});
+    let accepted = json!({"valid": true, "user": dee});
+    verify(json!({"username": "dee", "password": "dee-pw"}), accepted.clone()).mount(&host).await;
+    // The enroll route's re-check asks by id.
+    verify(json!({"id": "4", "password": "dee-pw"}), accepted).expect(1).mount(&host).await;
+    verify(json!({"id": "4", "password": "guess"}), json!({"valid": false})).expect(1).mount(&host).await;
+    Mock::given(method("GET"))
+        .and(path("/users/4/roles"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"roles": ["admin"]})))
+        .mount(&host)
+        .await;
+    let dir = TempDir::new();
+    let extra = format!(
+        "host_api_verifies_password = true\nencryption_key = \"{}\"\n\
+         [[middleware_stack]]\nname = \"mfa\"\nenabled = true\nissuer = \"Acme\"\nrequired_roles = [\"admin\"]\n",
+        "7".repeat(64)
+    );
+    let server = serve_api(&dir, &host, &extra).await;
+    let post = |route: &str, body: Value| {
+        let request = reqwest::Client::new().post(server.url(route)).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    let (status, body) = login(&server, "dee", "dee-pw").await;
+    assert_eq!((status, body["mfa_enrollment_required"].as_bool()), (401, Some(true)), "roles from the roles route");
+    let enrollment = body["enrollment_token"].as_str().unwrap().to_owned();
+    let enroll = "/api/v1/auth/mfa/totp/enroll";
+    let (status, _) = post(enroll, json!({"password": "guess", "enrollment_token": enrollment})).await;
+    assert_eq!(status, 401, "the host refused the password");
+    let (status, enrolled) = post(enroll, json!({"password": "dee-pw", "enrollment_token": enrollment})).await;
+    assert_eq!(status, 200, "{enrolled}");
+    let codes = crate::support::Codes::of(&enrolled);
+    let confirm = "/api/v1/auth/mfa/totp/confirm";
+    let (status, session) = post(confirm, json!({"code": codes.at(0), "enrollment_token": enrollment})).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["user_data"]["roles"], json!(["admin"]));
+
+    // The next login asks for the code; completing it keeps the roles.
+    let (status, challenge) = login(&server, "dee", "dee-pw").await;
+    assert_eq!(status, 401, "{challenge}");
+    let mfa_token = challenge["mfa_token"].as_str().unwrap();
+    let (status, session) = post("/api/v1/auth/mfa/verify", json!({"mfa_token": mfa_token, "code": codes.at(1)})).await;
+    assert_eq!(status, 200, "{session}");
+    assert_eq!(session["user_data"]["roles"], json!(["admin"]));
+    host.verify().await;
+}
