@@ -309,6 +309,38 @@ mod tests {
         Arc::new(Slow { calls: AtomicUsize::new(0), down: false.into(), gate: tokio::sync::Notify::new() })
     }
 
+    /// A host whose password check always fails, counting the calls.
+    struct DownAuthority(AtomicUsize);
+
+    #[async_trait]
+    impl PasswordAuthority for DownAuthority {
+        async fn verify_password(&self, _query: &UserQuery, _password: &str) -> Result<Delegated, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Unavailable { what: "host user API", source: None })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_password_check_shares_the_breaker_and_names_the_api() {
+        let authority = Arc::new(DownAuthority(AtomicUsize::new(0)));
+        let limits = Protection { failure_threshold: 2, open_for: Duration::from_secs(60), ..Protection::default() };
+        let dir = ProtectedDirectory::new(slow(), limits, metrics())
+            .host_api(Some(Arc::clone(&authority) as Arc<dyn PasswordAuthority>));
+        for _ in 0..2 {
+            assert!(dir.verify_password(&query("a"), "pw").await.is_err());
+        }
+        assert_eq!(authority.0.load(Ordering::SeqCst), 2);
+        let open = dir.verify_password(&query("a"), "pw").await;
+        assert!(
+            matches!(open, Err(StoreError::Unavailable { what, .. }) if what.starts_with("host user API (circuit open")),
+            "{open:?}"
+        );
+        assert!(dir.find_user(&query("b")).await.is_err(), "lookups fail fast too");
+        assert_eq!(authority.0.load(Ordering::SeqCst), 2, "no call while open");
+        let plain = ProtectedDirectory::new(slow(), Protection::default(), metrics());
+        assert!(matches!(plain.verify_password(&query("a"), "pw").await, Err(StoreError::Misconfigured(_))));
+    }
+
     #[test]
     fn a_shared_failure_keeps_its_kind() {
         let misconfigured = shared(&StoreError::Misconfigured("no column email in users".into()));
