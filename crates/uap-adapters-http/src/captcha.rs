@@ -174,7 +174,7 @@ impl CaptchaVerifier for HttpCaptchaVerifier {
             tracing::debug!(provider = %self.provider, %status, "CAPTCHA provider answered with an error status");
             return Err(CaptchaError::Unavailable(format!("{} answered HTTP {status}", self.provider)));
         }
-        let body = response::read_limited(answer, self.timeout).await.map_err(|err| match err {
+        let body = response::read_limited(answer, self.timeout, MAX_ANSWER_BYTES).await.map_err(|err| match err {
             ReadError::Transport(text) => CaptchaError::Unavailable(text),
             ReadError::TooLarge => {
                 CaptchaError::BadResponse(format!("answer larger than {} KiB", MAX_ANSWER_BYTES / 1024))

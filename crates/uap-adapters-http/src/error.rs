@@ -20,6 +20,9 @@ pub enum BuildError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The host API configuration is wrong; the message names the key.
+    #[error("{0}")]
+    HostApi(String),
     /// The HTTP client (TLS setup) could not be built.
     #[error("could not build the HTTP client")]
     Client(#[source] BoxError),

@@ -8,12 +8,15 @@
 //! - [`HttpWebhookClient`]: a [`uap_ports::WebhookClient`] that POSTs the
 //!   middleware's JSON to a host URL, signed with HMAC-SHA256 when a secret is
 //!   configured, and reads the host's `{action: "continue"|"block", error?}`.
+//! - [`HttpUserDirectory`]: the host user API (CONTRACT §7) as a
+//!   [`uap_ports::UserDirectory`], and in delegated mode a
+//!   [`uap_ports::PasswordAuthority`]; see [`host_api`] for the routes.
 //! - [`sign`] and [`verify_signature`]: the webhook signature scheme, for hosts'
 //!   tests and documentation.
 //!
 //! Transport failures (timeout, refused connection, non-2xx status, redirect)
 //! map to the ports' `Unavailable`; an answer that is not the documented JSON
-//! (or is larger than 64 KiB) maps to `BadResponse`. No reqwest type crosses a
+//! (or is larger than 64 KiB; 1 MiB for the host API) maps to `BadResponse`. No reqwest type crosses a
 //! port. Secrets never reach `Debug` output, the log or an error message.
 //!
 //! This crate must never depend on `uap-domain`, the server or another adapter.
@@ -50,6 +53,7 @@
 mod alert;
 mod captcha;
 mod error;
+pub mod host_api;
 mod response;
 mod signature;
 mod webhook;
@@ -57,5 +61,6 @@ mod webhook;
 pub use alert::AlertSender;
 pub use captcha::{CaptchaProvider, HttpCaptchaVerifier};
 pub use error::BuildError;
+pub use host_api::{HostApiConfig, HostApiFields, HttpUserDirectory};
 pub use signature::{SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature};
 pub use webhook::HttpWebhookClient;

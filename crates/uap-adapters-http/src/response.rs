@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::error::BuildError;
 
-/// The largest answer read from a provider or a host.
+/// The largest answer read from a CAPTCHA provider or a webhook.
 pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// A client on rustls (ring provider) that never follows redirects.
@@ -23,18 +23,23 @@ pub(crate) fn client(user_agent: &str) -> Result<reqwest::Client, BuildError> {
 pub(crate) enum ReadError {
     /// The transport failed while the body was read (e.g. the deadline passed).
     Transport(String),
-    /// The body is larger than [`MAX_ANSWER_BYTES`].
+    /// The body is larger than the limit.
     TooLarge,
 }
 
-/// Reads the body of `response`, refusing more than [`MAX_ANSWER_BYTES`].
-pub(crate) async fn read_limited(mut response: reqwest::Response, timeout: Duration) -> Result<Vec<u8>, ReadError> {
-    if response.content_length().is_some_and(|len| len > MAX_ANSWER_BYTES as u64) {
+/// Reads the body of `response`, refusing more than `limit` bytes
+/// ([`MAX_ANSWER_BYTES`] for providers and webhooks).
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|len| len > limit as u64) {
         return Err(ReadError::TooLarge);
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|err| ReadError::Transport(describe(err, timeout)))? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+        if body.len() + chunk.len() > limit {
             return Err(ReadError::TooLarge);
         }
         body.extend_from_slice(&chunk);

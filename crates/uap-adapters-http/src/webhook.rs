@@ -92,7 +92,7 @@ impl WebhookClient for HttpWebhookClient {
             tracing::debug!(%status, "webhook answered with an error status");
             return Err(WebhookError::Unavailable(format!("host answered HTTP {status}")));
         }
-        let body = response::read_limited(answer, call.timeout).await.map_err(|err| match err {
+        let body = response::read_limited(answer, call.timeout, MAX_ANSWER_BYTES).await.map_err(|err| match err {
             ReadError::Transport(text) => WebhookError::Unavailable(text),
             ReadError::TooLarge => {
                 WebhookError::BadResponse(format!("answer larger than {} KiB", MAX_ANSWER_BYTES / 1024))

@@ -1,4 +1,6 @@
-//! `uap check`: reflect the host table, then a census of stored hash formats.
+//! `uap check`: reflect the host table, then a census of stored hash formats;
+//! on a host user API, reach `GET /health`. With `--identifier`, fetch one
+//! user as a login would and name its stored hash's format.
 
 use std::collections::BTreeMap;
 
@@ -6,7 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use uap_domain::password::{HashUpgrade, StoredHash, Weakness};
 
 use crate::output::Out;
-use uap_server::{Config, StartupError};
+use uap_adapters_sql::SqlUserDirectory;
+use uap_ports::UserQuery;
+use uap_server::{Config, HostDirectory, StartupError};
 
 use crate::Failure;
 
@@ -15,11 +19,90 @@ const BATCH: u64 = 5_000;
 /// Show a progress bar above this many rows.
 const PROGRESS_ABOVE: u64 = 20_000;
 
-pub(crate) async fn run(config: &Config, sample: u64) -> Result<(), Failure> {
-    let directory = uap_server::connect_host_directory(&config.host).await.map_err(|err| match err {
+pub(crate) async fn run(config: &Config, sample: u64, identifier: Option<&str>) -> Result<(), Failure> {
+    let host = uap_server::connect_host_directory(&config.host).await.map_err(|err| match err {
         StartupError::HostDirectory(uap_ports::StoreError::Unavailable { .. }) => Failure::runtime(err.to_string()),
         other => Failure::from(other),
     })?;
+    match &host {
+        HostDirectory::Database(directory) => census(config, directory, sample).await?,
+        HostDirectory::Api(api) => {
+            Out::line(&format!("host user API {}: GET /health answered 200", api.base_url()));
+            if api.verifies_password() {
+                Out::line("  delegated mode: the host verifies passwords itself (POST /auth/verify); no hash is read");
+            }
+        }
+    }
+    if let Some(identifier) = identifier {
+        lookup(config, &host, identifier).await?;
+    }
+    Ok(())
+}
+
+/// Where a failure of `host` comes from, for messages.
+fn source_name(host: &HostDirectory) -> String {
+    match host {
+        HostDirectory::Database(_) => "host database".to_owned(),
+        HostDirectory::Api(api) => format!("host user API {}", api.base_url()),
+    }
+}
+
+/// Fetches the user `identifier` names, as a login would, and names its
+/// stored hash's format.
+async fn lookup(config: &Config, host: &HostDirectory, identifier: &str) -> Result<(), Failure> {
+    let fields = config.auth.identifier_fields.clone();
+    let query = UserQuery {
+        value: identifier.to_owned(),
+        fields: fields.clone(),
+        case_insensitive: config.auth.case_insensitive,
+    };
+    let directory = host.directory();
+    let failed = |e: uap_ports::StoreError| Failure::runtime(format!("{}: {}", source_name(host), chain(&e)));
+    let Some(user) = directory.find_user(&query).await.map_err(failed)? else {
+        return Err(Failure::runtime(format!(
+            "{}: no user matches {identifier:?} in {}",
+            source_name(host),
+            fields.join(", ")
+        )));
+    };
+    let user = directory.complete(user).await.map_err(failed)?;
+    let active = match user.active {
+        Some(true) => "active",
+        Some(false) => "INACTIVE (cannot log in)",
+        None => "no active flag",
+    };
+    let roles = if user.roles.is_empty() { "none".to_owned() } else { user.roles.join(", ") };
+    Out::line(&format!("user {identifier:?}: id {}, {active}, roles: {roles}", user.id));
+    let format = match (&user.password_hash, host.authority().is_some()) {
+        (_, true) => "none read: the host verifies passwords itself (host_api_verifies_password = true)".to_owned(),
+        (None, false) => "none stored (this user cannot log in)".to_owned(),
+        (Some(stored), false) => match StoredHash::parse(stored, &config.auth.policy) {
+            Some(hash) => {
+                let assessment = hash.assess(&config.auth.policy);
+                let weak = if matches!(assessment.weakness, Weakness::Strong) { "" } else { " (weak)" };
+                format!("{}{weak}", assessment.label)
+            }
+            None => "unknown format (login denied)".to_owned(),
+        },
+    };
+    Out::line(&format!("  stored hash: {format}"));
+    Ok(())
+}
+
+/// `err` and its causes on one line.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// The table's columns and the census of its stored hash formats.
+async fn census(config: &Config, directory: &SqlUserDirectory, sample: u64) -> Result<(), Failure> {
     let table = directory.describe().await;
     let rows = table.row_count.map_or_else(|| "? rows".to_owned(), |n| format!("{n} rows"));
     Out::line(&format!("host table {} ({}): {rows}", table.table, table.backend.as_str()));

@@ -57,6 +57,10 @@ enum Command {
         /// How many stored hashes to sample at most.
         #[arg(long, default_value_t = 100_000)]
         sample: u64,
+        /// Also fetch this user (as a login would find it) and name the
+        /// format of its stored hash.
+        #[arg(long, value_name = "VALUE")]
+        identifier: Option<String>,
     },
     /// Survey a host database read-only and propose a uap.toml for its user
     /// table (stdout; the reasoning on stderr).
@@ -185,9 +189,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             Out::line("internal database is up to date");
             Ok(())
         }
-        Command::Check { config, sample } => {
+        Command::Check { config, sample, identifier } => {
             let config = config::load(config.as_deref())?;
-            check::run(&config, sample).await
+            check::run(&config, sample, identifier.as_deref()).await
         }
         Command::Audit { command: AuditCommand::Report { from, to, config } } => {
             let config = config::load(config.as_deref())?;

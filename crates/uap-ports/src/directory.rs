@@ -1,6 +1,7 @@
-//! The host user directory port: find a user by identifier, the
-//! compare-and-set password upgrade, health. Implemented by the SQL adapter
-//! (and the host API adapter).
+//! The host user directory port: find a user by identifier, complete it after
+//! a password check, the compare-and-set password upgrade, health. Implemented
+//! by the SQL adapter and the host API adapter. And the password authority
+//! port, for hosts that verify passwords themselves (delegated mode).
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -76,6 +77,17 @@ pub trait UserDirectory: Send + Sync + 'static {
     /// [`StoreError::Backend`] for any other driver failure.
     async fn find_user(&self, query: &UserQuery) -> Result<Option<HostUser>, StoreError>;
 
+    /// Fetches what the lookup deferred, once the user's password has been
+    /// checked (for example a host API's roles route, which the lookup does
+    /// not call so that a wrong password costs one call only). The default
+    /// has nothing deferred and returns `user` as it is.
+    ///
+    /// # Errors
+    /// As [`UserDirectory::find_user`].
+    async fn complete(&self, user: HostUser) -> Result<HostUser, StoreError> {
+        Ok(user)
+    }
+
     /// Replaces the stored hash of `user_id` with `new_hash` only if it still
     /// equals `expected_old` (compare-and-set).
     ///
@@ -93,4 +105,27 @@ pub trait UserDirectory: Send + Sync + 'static {
     /// # Errors
     /// [`StoreError::Unavailable`] when it does not.
     async fn health(&self) -> Result<(), StoreError>;
+}
+
+/// The verdict of a host that verifies passwords itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delegated {
+    /// The password is right; the user as the host describes it (no
+    /// password hash: `password_hash` is `None`).
+    Accepted(HostUser),
+    /// Unknown user or wrong password (the host does not say which).
+    Refused,
+}
+
+/// A host that checks passwords itself (the host API's delegated mode), for
+/// hashes UAP cannot read. The password crosses this port only.
+#[async_trait]
+pub trait PasswordAuthority: Send + Sync + 'static {
+    /// Asks the host whether `password` is the password of the user the
+    /// query finds.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the host does not answer,
+    /// [`StoreError::Backend`] for an answer that is not the documented one.
+    async fn verify_password(&self, query: &UserQuery, password: &str) -> Result<Delegated, StoreError>;
 }

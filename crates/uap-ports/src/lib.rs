@@ -28,7 +28,7 @@ pub use audit::{
 pub use captcha::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 pub use clock::{Clock, SystemClock};
 pub use config_store::{ConfigStore, ConfigVersion};
-pub use directory::{HostUser, PasswordUpdate, UserDirectory, UserQuery};
+pub use directory::{Delegated, HostUser, PasswordAuthority, PasswordUpdate, UserDirectory, UserQuery};
 pub use error::{BoxError, StoreError};
 pub use events::{BusEvent, BusHandler, EventBus};
 pub use ids::{IdGenerator, RandomIds};

@@ -11,6 +11,14 @@ pub enum StartupError {
     InternalDb(#[source] StoreError),
     #[error("host database (host_db_url): {0}")]
     HostDirectory(#[source] StoreError),
+    /// The host user API does not answer `GET /health` with 200.
+    #[error("host user API (host_api_base_url {url}): {detail}")]
+    HostApi {
+        /// The base URL, without credentials.
+        url: String,
+        /// What failed, naming the route (never the key).
+        detail: String,
+    },
     #[error("Redis (redis_url): {0}")]
     Redis(#[source] StoreError),
     #[error("{0}")]

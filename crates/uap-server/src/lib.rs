@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod follow;
 pub mod handlers;
+pub mod host;
 pub mod http;
 pub mod metrics;
 pub mod observe;
@@ -29,4 +30,5 @@ pub mod tls;
 
 pub use config::Config;
 pub use error::StartupError;
+pub use host::HostDirectory;
 pub use startup::{Application, connect_host_directory, connect_internal_db};

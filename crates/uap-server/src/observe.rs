@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use uap_adapters_sql::SqlUserDirectory;
 use uap_ports::{AuditEvent, AuditEventType, AuditSink, Clock, SessionStore, StoreError};
 
 use crate::metrics::Metrics;
@@ -127,7 +126,7 @@ pub struct Sources {
     pub audit_queue: BatchQueue<AuditEvent>,
     /// The host directory of the current runtime (a configuration change
     /// may replace it).
-    pub host: Arc<dyn Fn() -> Arc<SqlUserDirectory> + Send + Sync>,
+    pub host: Arc<dyn Fn() -> crate::host::HostDirectory + Send + Sync>,
     pub clock: Arc<dyn Clock>,
 }
 

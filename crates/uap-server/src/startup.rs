@@ -10,7 +10,7 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use secrecy::ExposeSecret;
 use uap_adapters_http::AlertSender;
-use uap_adapters_sql::{InternalDb, SqlUserDirectory};
+use uap_adapters_sql::InternalDb;
 use uap_domain::AuditRecorder;
 use uap_domain::auth::{AuthParts, AuthService};
 use uap_domain::memory::{MemoryEventBus, MemoryMfaFactorStore, MemoryRateLimitStore, MemorySessionStore};
@@ -33,6 +33,7 @@ use crate::config::{
 use crate::error::StartupError;
 use crate::events::EventHub;
 use crate::follow;
+use crate::host::HostDirectory;
 use crate::http;
 use crate::metrics::Metrics;
 use crate::observe::{self, ObservedAudit};
@@ -64,16 +65,14 @@ pub struct Application {
     tls: Option<Arc<TlsCertificates>>,
 }
 
-/// Connects to the host database of `config`.
+/// Connects to the host data source of `config` (a database table or a host
+/// user API); see [`HostDirectory::connect`].
 ///
 /// # Errors
-/// [`StartupError::HostDirectory`] naming the table/column/URL at fault.
-pub async fn connect_host_directory(host: &HostSource) -> Result<SqlUserDirectory, StartupError> {
-    match host {
-        HostSource::Database { url, table } => {
-            SqlUserDirectory::connect(url.expose_secret(), table.clone()).await.map_err(StartupError::HostDirectory)
-        }
-    }
+/// [`StartupError::HostDirectory`] / [`StartupError::HostApi`] naming the
+/// table, column, URL or route at fault.
+pub async fn connect_host_directory(host: &HostSource) -> Result<HostDirectory, StartupError> {
+    HostDirectory::connect(host).await
 }
 
 /// Connects to (and, when `migrate`, migrates) the internal database.
@@ -128,7 +127,7 @@ pub(crate) async fn build_runtime(
     config: Config,
     version: Option<i64>,
 ) -> Result<Runtime, StartupError> {
-    let host = Arc::new(connect_host_directory(&config.host).await?);
+    let host = connect_host_directory(&config.host).await?;
     let (entries, mfa) = pipeline::build(&Wiring {
         config: &config,
         rate_limits: Arc::clone(&shared.stores.rate_limits),
@@ -145,11 +144,13 @@ pub(crate) async fn build_runtime(
         Arc::clone(&shared.clock),
         Arc::clone(&shared.ids),
     ));
-    let directory = Arc::new(ProtectedDirectory::new(
-        Arc::clone(&host) as Arc<dyn uap_ports::UserDirectory>,
-        Protection::default(),
-        shared.metrics.host.clone(),
-    ));
+    let mut protected = ProtectedDirectory::new(host.directory(), Protection::default(), shared.metrics.host.clone());
+    if let HostDirectory::Api(_) = &host {
+        protected = protected.host_api(host.authority());
+    }
+    let directory = Arc::new(protected);
+    // Delegated mode: the host's password check, behind the same protections.
+    let authority = host.authority().map(|_| Arc::clone(&directory) as Arc<dyn uap_ports::PasswordAuthority>);
     let dummy_hash = dummy_hash(&config.auth.policy).await?;
     let sessions = SessionManager::new(
         Arc::clone(&shared.stores.sessions),
@@ -162,6 +163,7 @@ pub(crate) async fn build_runtime(
     );
     let auth = AuthService::new(AuthParts {
         directory,
+        authority,
         sessions,
         pool: Arc::clone(&shared.pool) as Arc<dyn uap_ports::BlockingPool>,
         settings: config.auth,
@@ -291,7 +293,7 @@ impl Application {
                 audit_queue: queues.audit,
                 host: {
                     let state = state.clone();
-                    Arc::new(move || Arc::clone(&state.runtime().host))
+                    Arc::new(move || state.runtime().host.clone())
                 },
                 clock: Arc::clone(&clock),
             },

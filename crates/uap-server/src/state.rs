@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use uap_adapters_sql::{InternalDb, SqlUserDirectory};
+use uap_adapters_sql::InternalDb;
 use uap_domain::AuditRecorder;
 use uap_domain::auth::AuthService;
 use uap_ports::{AuditQuery, Clock, ConfigStore};
@@ -14,6 +14,7 @@ use uap_ports::{AuditQuery, Clock, ConfigStore};
 use crate::admin::AdminGuard;
 use crate::client_ip::ClientIpResolver;
 use crate::config::Settings;
+use crate::host::HostDirectory;
 use crate::metrics::Metrics;
 use crate::startup::Shared;
 use crate::tls::TlsCertificates;
@@ -28,8 +29,8 @@ pub struct Runtime {
     pub settings: Settings,
     /// The stored configuration version (`None`: the file's, never stored).
     pub version: Option<i64>,
-    /// The host directory itself (pool gauges, health).
-    pub host: Arc<SqlUserDirectory>,
+    /// The host data source itself (pool gauges).
+    pub host: HostDirectory,
     /// The digest of `sdk_api_key` (`None`: the revocation feed answers 404).
     pub sdk_key: Option<[u8; 32]>,
 }

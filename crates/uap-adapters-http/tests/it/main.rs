@@ -1,7 +1,8 @@
 //! Integration tests of the HTTP adapters, with wiremock standing in for the
-//! CAPTCHA providers and for a host's webhook.
+//! CAPTCHA providers, a host's webhook and a host's user API.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
 mod captcha;
+mod host_api;
 mod support;
 mod webhook;

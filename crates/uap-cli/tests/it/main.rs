@@ -11,6 +11,7 @@ mod demo;
 mod discover;
 mod events;
 mod hardening;
+mod host_api;
 mod mfa_security;
 mod nginx;
 mod observability;

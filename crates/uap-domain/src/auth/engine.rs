@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tracing::Instrument as _;
 use uap_ports::{
-    AuditEventType, BlockingPool, Clock, HostUser, PasswordUpdate, PoolError, RateLimitStore, UserDirectory, UserQuery,
+    AuditEventType, BlockingPool, Clock, Delegated, HostUser, PasswordAuthority, PasswordUpdate, PoolError,
+    RateLimitStore, UserDirectory, UserQuery,
 };
 
 use super::timing::{DummyReason, RefusalTiming};
@@ -89,6 +90,19 @@ pub(super) struct Checked {
 }
 
 impl Checked {
+    /// A host that verifies passwords itself accepted the password: nothing
+    /// was hashed here, nothing is upgraded.
+    fn delegated() -> Self {
+        Self {
+            verdict: Verdict::Match,
+            over_budget: false,
+            family: DELEGATED,
+            label: Some(DELEGATED.to_owned()),
+            weak_format: None,
+            upgrade: Upgrade::None,
+        }
+    }
+
     fn unsupported() -> Self {
         Self {
             verdict: Verdict::Unsupported,
@@ -101,9 +115,14 @@ impl Checked {
     }
 }
 
+/// The metrics family and hash label of logins a host verified itself.
+const DELEGATED: &str = "delegated";
+
 /// The login use case over the ports.
 pub struct AuthService {
     pub(super) directory: Arc<dyn UserDirectory>,
+    /// The host that verifies passwords itself (delegated mode), if any.
+    pub(super) authority: Option<Arc<dyn PasswordAuthority>>,
     pub(super) sessions: SessionManager,
     pool: Arc<dyn BlockingPool>,
     pub(super) settings: Arc<AuthSettings>,
@@ -128,6 +147,9 @@ impl std::fmt::Debug for AuthService {
 /// What [`AuthService`] is built from.
 pub struct AuthParts {
     pub directory: Arc<dyn UserDirectory>,
+    /// Present in delegated mode: passwords are checked by the host, not
+    /// against a stored hash; sessions then carry no credential fingerprint.
+    pub authority: Option<Arc<dyn PasswordAuthority>>,
     pub sessions: SessionManager,
     pub pool: Arc<dyn BlockingPool>,
     pub settings: AuthSettings,
@@ -178,6 +200,7 @@ impl AuthService {
         let timing = Arc::new(RefusalTiming::with_max(parts.settings.refusal_floor_max));
         Self {
             directory: parts.directory,
+            authority: parts.authority,
             sessions: parts.sessions,
             pool: parts.pool,
             settings: Arc::new(parts.settings),
@@ -335,6 +358,9 @@ impl AuthService {
             fields: settings.identifier_fields.clone(),
             case_insensitive: settings.case_insensitive,
         };
+        if let Some(authority) = &self.authority {
+            return self.check_delegated(authority.as_ref(), attempt, &query, &password, start).await;
+        }
         let user = self
             .directory
             .find_user(&query)
@@ -368,9 +394,52 @@ impl AuthService {
             Verdict::Unsupported => "unsupported_hash_format",
             Verdict::Mismatch => "wrong_password",
             Verdict::Match if !active => "inactive",
-            Verdict::Match => return Ok(Ok((user, checked))),
+            Verdict::Match => return Ok(Ok((self.complete(user).await?, checked))),
         };
         Ok(Err(self.refused(start, reason, Some(user.id), checked.label).await))
+    }
+
+    /// Delegated mode: the host checks the password. `before_verify` runs
+    /// with no user id (the host names the user only with its verdict); a
+    /// refusal or an inactive user is padded to the response floor like a
+    /// wrong password.
+    async fn check_delegated(
+        &self,
+        authority: &dyn PasswordAuthority,
+        attempt: &LoginAttempt,
+        query: &UserQuery,
+        password: &SecretString,
+        start: OffsetDateTime,
+    ) -> Result<Result<(HostUser, Checked), Refused>, LoginError> {
+        if let Decision::Block(block) = self.pipeline.before_verify(attempt, None).await? {
+            return Ok(Err(Refused { reason: "blocked", user_id: None, block: Some(block) }));
+        }
+        let verdict = authority
+            .verify_password(query, password.expose_secret())
+            .instrument(tracing::trace_span!("uap.host_verify"))
+            .await
+            .map_err(|e| LoginError::unavailable(Dependency::HostDirectory, &e))?;
+        let observer = self.pipeline.observer();
+        match verdict {
+            Delegated::Refused => {
+                observer.password_verified(DELEGATED, "mismatch");
+                Ok(Err(self.refused(start, "delegated_refused", None).await))
+            }
+            Delegated::Accepted(user) if user.active == Some(false) => {
+                observer.password_verified(DELEGATED, "match");
+                Ok(Err(self.refused(start, "inactive", Some(user.id)).await))
+            }
+            Delegated::Accepted(user) => {
+                observer.password_verified(DELEGATED, "match");
+                Ok(Ok((self.complete(user).await?, Checked::delegated())))
+            }
+        }
+    }
+
+    /// The user with what the lookup deferred (e.g. roles from a host
+    /// API's roles route), fetched once the password is known to be right.
+    pub(super) async fn complete(&self, user: HostUser) -> Result<HostUser, LoginError> {
+        self.directory.complete(user).await.map_err(|e| LoginError::unavailable(Dependency::HostDirectory, &e))
     }
 
     /// A refusal, returned no earlier than `start` + the response floor.

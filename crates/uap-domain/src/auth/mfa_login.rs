@@ -7,10 +7,10 @@
 //! accept in place of a session token; confirming the factor with it
 //! completes the login.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use time::Duration;
-use uap_ports::{Admission, AuditEventType, RateLimitKey, RateLimitRule, UserQuery};
+use uap_ports::{Admission, AuditEventType, Delegated, RateLimitKey, RateLimitRule, UserQuery};
 
 use super::engine::Target;
 use super::timing::DummyReason;
@@ -229,6 +229,15 @@ impl AuthService {
             fields: vec![self.settings.id_field.clone()],
             case_insensitive: false,
         };
+        if let Some(authority) = &self.authority {
+            // Delegated mode: the host checks the password, asked by id.
+            let verdict = authority
+                .verify_password(&query, password.expose_secret())
+                .await
+                .map_err(|e| LoginError::unavailable(Dependency::HostDirectory, &e))?;
+            let accepted = matches!(&verdict, Delegated::Accepted(u) if u.id == user_id && u.active != Some(false));
+            return self.enroll_checked(mfa, enroller, accepted, client).await;
+        }
         let user = self
             .directory
             .find_user(&query)
@@ -247,7 +256,20 @@ impl AuthService {
                 Verdict::Mismatch
             }
         };
-        if verdict != Verdict::Match {
+        self.enroll_checked(mfa, enroller, verdict == Verdict::Match, client).await
+    }
+
+    /// Starts enrollment once the password check is done (`matched`: it was
+    /// right); a wrong password is audited and refused.
+    async fn enroll_checked(
+        &self,
+        mfa: &MfaService,
+        enroller: &Enroller,
+        matched: bool,
+        client: &ClientContext,
+    ) -> Result<Enrollment, LoginError> {
+        let user_id = enroller.user_id();
+        if !matched {
             self.audit_failure(Some(user_id), "mfa_enroll_wrong_password", user_id, client).await?;
             return Err(LoginError::InvalidCredentials);
         }

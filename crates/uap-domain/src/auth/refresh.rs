@@ -5,7 +5,9 @@
 //! login (a changed password), the whole chain ends; otherwise the roles and
 //! `user_data` are derived again exactly as at login and the manager issues
 //! the new token with the roles' duration. A directory failure is a 503 and
-//! ends nothing.
+//! ends nothing. In delegated mode (the host verifies passwords) the host
+//! user carries no hash and its sessions no credential fingerprint: only
+//! that comparison is skipped; a user gone or inactive still ends the chain.
 
 use uap_ports::{HostUser, UserQuery};
 
@@ -60,6 +62,7 @@ impl AuthService {
                 return Err(Rejection::HostUserChanged.into());
             }
         };
+        let user = self.directory.complete(user).await.map_err(SessionError::Directory)?;
         let user_data = settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles);
         self.sessions.finish_refresh(pending, &user.roles, user_data, client).await
     }
@@ -73,6 +76,9 @@ impl AuthService {
         let user = user.filter(|u| u.id == record.user_id).ok_or("host_user_gone")?;
         if user.active == Some(false) {
             return Err("host_user_inactive");
+        }
+        if self.authority.is_some() {
+            return Ok(user);
         }
         let stored = user.password_hash.as_deref().ok_or("host_user_no_password")?;
         if !self.sessions.credentials_unchanged(record, stored) {

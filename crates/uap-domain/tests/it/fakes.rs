@@ -14,8 +14,9 @@ use uap_domain::password::{Argon2Params, PasswordPolicy};
 use uap_domain::pipeline::{Block, NoObserver, Pipeline, PipelineEntry, Refusal};
 use uap_domain::session::{SessionManager, SessionPolicy, TokenService};
 use uap_ports::{
-    AuditEvent, AuditEventType, AuditSink, BlockingPool, BusEvent, EventBus, HostUser, Job, JobOutput,
-    MiddlewareLogSink, MiddlewareRun, PasswordUpdate, PoolError, StoreError, UserDirectory, UserQuery,
+    AuditEvent, AuditEventType, AuditSink, BlockingPool, BusEvent, Delegated, EventBus, HostUser, Job, JobOutput,
+    MiddlewareLogSink, MiddlewareRun, PasswordAuthority, PasswordUpdate, PoolError, StoreError, UserDirectory,
+    UserQuery,
 };
 
 pub const T0: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
@@ -56,6 +57,13 @@ impl BlockingPool for Inline {
 pub struct Directory {
     pub users: Mutex<Vec<HostUser>>,
     pub down: Mutex<bool>,
+    /// Delegated mode: the plain password of each user id, which the fake
+    /// host checks itself (users then carry no hash).
+    pub passwords: Mutex<std::collections::HashMap<String, String>>,
+    /// Roles [`UserDirectory::complete`] adds (a roles route), by user id.
+    pub deferred_roles: Mutex<std::collections::HashMap<String, Vec<String>>>,
+    /// Calls of `verify_password`.
+    pub verifications: Mutex<Vec<UserQuery>>,
 }
 
 impl Directory {
@@ -109,8 +117,30 @@ impl UserDirectory for Directory {
         Ok(PasswordUpdate::Updated)
     }
 
+    async fn complete(&self, mut user: HostUser) -> Result<HostUser, StoreError> {
+        if let Some(roles) = self.deferred_roles.lock().unwrap().get(&user.id) {
+            user.roles.clone_from(roles);
+        }
+        Ok(user)
+    }
+
     async fn health(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl PasswordAuthority for Directory {
+    async fn verify_password(&self, query: &UserQuery, password: &str) -> Result<Delegated, StoreError> {
+        self.verifications.lock().unwrap().push(query.clone());
+        let Some(mut user) = self.find_user(query).await? else {
+            return Ok(Delegated::Refused);
+        };
+        if self.passwords.lock().unwrap().get(&user.id).map(String::as_str) != Some(password) {
+            return Ok(Delegated::Refused);
+        }
+        user.password_hash = None;
+        Ok(Delegated::Accepted(user))
     }
 }
 
@@ -131,6 +161,8 @@ pub struct World {
 pub struct Settings {
     pub auth: AuthSettings,
     pub sessions: SessionPolicy,
+    /// The directory also checks passwords itself (delegated mode).
+    pub delegated: bool,
 }
 
 impl Settings {
@@ -159,7 +191,11 @@ pub fn fast_settings() -> Settings {
         bcrypt_cost: 4,
         ..PasswordPolicy::default()
     };
-    Settings { auth: AuthSettings { policy, ..AuthSettings::default() }, sessions: SessionPolicy::default() }
+    Settings {
+        auth: AuthSettings { policy, ..AuthSettings::default() },
+        sessions: SessionPolicy::default(),
+        delegated: false,
+    }
 }
 
 /// Drops middleware runs.
@@ -214,8 +250,10 @@ pub fn world_with(
     let sessions =
         SessionManager::new(store.clone(), tokens, settings.sessions, clock.clone(), ids.clone(), audit.clone(), bus);
     let pipeline = Pipeline::new(pipeline, Arc::new(NoRuns), Arc::new(NoObserver), clock.clone(), ids.clone());
+    let authority = settings.delegated.then(|| directory.clone() as Arc<dyn PasswordAuthority>);
     let auth = AuthService::new(AuthParts {
         directory: directory.clone(),
+        authority,
         sessions,
         pool: Arc::new(Inline),
         settings: settings.auth,

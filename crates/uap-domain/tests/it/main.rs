@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests fail loudly")]
 
 mod budgets;
+mod delegated;
 mod fakes;
 mod login;
 mod memory_store;

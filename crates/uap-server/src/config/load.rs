@@ -16,6 +16,7 @@ use super::{Config, Settings};
 const FILE_SECRETS: &[&str] = &[
     "jwt_secret_key",
     "host_db_url",
+    "host_api_key",
     "database_url",
     "redis_url",
     "encryption_key",

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
+use uap_adapters_http::{HostApiConfig, HostApiFields};
 use uap_adapters_sql::{ColumnPurpose, ConfigValue, HostTableConfig, OptionalColumn, RoleTableConfig};
 use uap_domain::auth::AuthSettings;
 use uap_domain::config::{ConfigError, MiddlewareSpec};
@@ -105,6 +106,8 @@ pub enum HostSource {
         /// The table, its columns and the role table.
         table: HostTableConfig,
     },
+    /// A host user API (`data_source_type = "api"`, CONTRACT §7).
+    Api(HostApiConfig),
 }
 
 /// UAP's own state.
@@ -211,11 +214,13 @@ impl Config {
         } else {
             token_service(&settings).map_err(|e| errors.push(e)).ok()
         };
-        let host = match &settings.host_db_url {
-            Some(url) if errors.is_empty() => {
+        let host = match (settings.data_source_type, &settings.host_db_url) {
+            _ if !errors.is_empty() => None,
+            (DataSourceType::Api, _) => host_api(&settings).map(HostSource::Api),
+            (DataSourceType::Database, Some(url)) => {
                 Some(HostSource::Database { url: url.clone(), table: host_table(&settings) })
             }
-            _ => None,
+            (DataSourceType::Database, None) => None,
         };
         let (Some(tokens), Some(host), true) = (tokens, host, errors.is_empty()) else {
             return Err(errors);
@@ -370,6 +375,25 @@ fn host_table(settings: &Settings) -> HostTableConfig {
             .map(|table| RoleTableConfig::new(table, &settings.role_user_id_field, &settings.role_name_field)),
         max_connections: HOST_MAX_CONNECTIONS,
     }
+}
+
+/// The host API as the HTTP adapter needs it (`None` when the rules have
+/// already reported a missing key). Disabled optional fields (`""`) are
+/// `None`.
+fn host_api(settings: &Settings) -> Option<HostApiConfig> {
+    let optional = |name: &str| Some(name.to_owned()).filter(|n| !n.is_empty());
+    Some(HostApiConfig {
+        base_url: settings.host_api_base_url.clone()?,
+        api_key: settings.host_api_key.clone()?,
+        timeout: Duration::from_millis(settings.host_api_timeout_ms),
+        fields: HostApiFields {
+            id: settings.id_field.clone(),
+            password: settings.password_field.clone(),
+            role: optional(&settings.role_field),
+            active: settings.active_column().map(str::to_owned),
+        },
+        verifies_password: settings.host_api_verifies_password,
+    })
 }
 
 fn storage(settings: &Settings) -> Storage {

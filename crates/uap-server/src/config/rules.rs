@@ -4,6 +4,7 @@
 //! [`super::Config::from_settings`] parses them.
 
 use secrecy::ExposeSecret;
+use uap_adapters_http::host_api;
 use uap_domain::config::ConfigError;
 
 use super::{AlertSettings, DataSourceType, HostDbType, SessionStoreKind, Settings};
@@ -20,6 +21,41 @@ pub(super) fn check(settings: &Settings) -> Vec<ConfigError> {
 }
 
 impl Settings {
+    /// The host user API's keys (`data_source_type = "api"`).
+    fn host_api_mistakes(&self) -> Vec<(&'static str, String)> {
+        let mut errors = Vec::new();
+        match self.host_api_base_url.as_deref() {
+            None => errors.push((
+                "host_api_base_url",
+                "is required when data_source_type = \"api\" (e.g. https://app.example.com/uap)".to_owned(),
+            )),
+            Some(url) => {
+                if let Err(message) = host_api::check_base_url(url) {
+                    errors.push(("host_api_base_url", message));
+                } else if self.host_api_verifies_password && !host_api::password_route_allowed(url) {
+                    errors.push((
+                        "host_api_verifies_password",
+                        "sends passwords to the host: host_api_base_url must then be https:// or a loopback \
+                         address (127.0.0.1, ::1, localhost)"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+        if self.host_api_key.as_ref().is_none_or(|key| key.expose_secret().trim().is_empty()) {
+            errors.push((
+                "host_api_key",
+                "is required when data_source_type = \"api\" (or host_api_key_file): every call carries it as a \
+                 bearer token"
+                    .to_owned(),
+            ));
+        }
+        if self.host_api_timeout_ms == 0 {
+            errors.push(("host_api_timeout_ms", "must be at least 1 millisecond".to_owned()));
+        }
+        errors
+    }
+
     fn mistakes(&self) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         let mut fail = |key: &str, message: String| errors.push(ConfigError::new(key, message));
@@ -28,10 +64,11 @@ impl Settings {
             fail("service_name", "must not be empty".into());
         }
         match self.data_source_type {
-            DataSourceType::Api => fail(
-                "data_source_type",
-                "\"api\" (host user API) is not available in this build; use \"database\"".into(),
-            ),
+            DataSourceType::Api => {
+                for (key, message) in self.host_api_mistakes() {
+                    fail(key, message);
+                }
+            }
             DataSourceType::Database => match &self.host_db_url {
                 None => fail(
                     "host_db_url",
@@ -246,6 +283,28 @@ mod tests {
         let keys = keys(&Settings::default());
         assert!(keys.contains(&"host_db_url".to_string()));
         assert!(keys.contains(&"jwt_secret_key".to_string()));
+    }
+
+    #[test]
+    fn the_host_api_source_names_its_keys() {
+        let api = |url: Option<&str>, key: Option<&str>, delegated: bool| Settings {
+            data_source_type: DataSourceType::Api,
+            host_db_url: None,
+            host_api_base_url: url.map(str::to_owned),
+            host_api_key: key.map(SecretString::from),
+            host_api_verifies_password: delegated,
+            ..valid()
+        };
+        assert!(keys(&api(Some("http://10.0.0.5:8080/uap"), Some("k"), false)).is_empty(), "no host_db_url needed");
+        assert_eq!(keys(&api(None, None, false)), ["host_api_base_url", "host_api_key"]);
+        assert_eq!(keys(&api(Some("ftp://host"), Some("k"), false)), ["host_api_base_url"]);
+        assert_eq!(keys(&api(Some("/relative"), Some(" "), false)), ["host_api_base_url", "host_api_key"]);
+        assert_eq!(keys(&api(Some("http://app.internal"), Some("k"), true)), ["host_api_verifies_password"]);
+        for fine in ["https://app.example.com", "http://127.0.0.1:9000", "http://[::1]:9000", "http://localhost"] {
+            assert!(keys(&api(Some(fine), Some("k"), true)).is_empty(), "{fine}");
+        }
+        let slow = Settings { host_api_timeout_ms: 0, ..api(Some("https://h"), Some("k"), false) };
+        assert_eq!(keys(&slow), ["host_api_timeout_ms"]);
     }
 
     #[test]

@@ -134,6 +134,16 @@ pub struct Settings {
     pub role_user_id_field: String,
     /// ["role_name"]
     pub role_name_field: String,
+    /// [none] the host user API's base URL (`data_source_type = "api"`).
+    pub host_api_base_url: Option<String>,
+    /// [none] the bearer key every host API call carries (secret; or
+    /// `host_api_key_file`).
+    #[serde(serialize_with = "redact::optional")]
+    pub host_api_key: Option<SecretString>,
+    /// [5000] how long one host API call may take, in milliseconds.
+    pub host_api_timeout_ms: u64,
+    /// [false] delegated mode: the host checks passwords (`POST /auth/verify`).
+    pub host_api_verifies_password: bool,
 
     /// [3600] seconds.
     pub session_duration: u64,
@@ -343,6 +353,10 @@ impl Default for Settings {
             host_role_table: None,
             role_user_id_field: "user_id".into(),
             role_name_field: "role_name".into(),
+            host_api_base_url: None,
+            host_api_key: None,
+            host_api_timeout_ms: 5000,
+            host_api_verifies_password: false,
             session_duration: 3600,
             max_session_duration: 86_400,
             idle_timeout: 0,

@@ -39,8 +39,9 @@ pub const RESTART_ONLY: &[&str] = &[
 const MAX_KEYS: usize = 200;
 
 /// The top-level keys holding a secret (see [`secret`]).
-const SECRET_KEYS: [&str; 8] = [
+const SECRET_KEYS: [&str; 9] = [
     "host_db_url",
+    "host_api_key",
     "jwt_secret_key",
     "database_url",
     "redis_url",
@@ -56,6 +57,7 @@ fn secret(settings: &Settings, key: &str) -> Option<Option<String>> {
     let exposed = |s: &Option<secrecy::SecretString>| s.as_ref().map(|s| s.expose_secret().to_owned());
     Some(match key {
         "host_db_url" => exposed(&settings.host_db_url),
+        "host_api_key" => exposed(&settings.host_api_key),
         "jwt_secret_key" => exposed(&settings.jwt_secret_key),
         "database_url" => Some(settings.database_url.expose_secret().to_owned()),
         "redis_url" => exposed(&settings.redis_url),
@@ -98,6 +100,7 @@ pub fn apply(current: &Settings, changes: &Map<String, Value>) -> Result<Setting
     }
     keep_unless_changed!(
         host_db_url,
+        host_api_key,
         jwt_secret_key,
         database_url,
         redis_url,

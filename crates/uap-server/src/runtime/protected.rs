@@ -2,7 +2,9 @@
 //! cannot pile up thousands of waiting logins), a circuit breaker (after
 //! repeated failures, fail fast for a while instead of waiting on timeouts),
 //! and single-flight de-duplication (concurrent lookups of the same
-//! identifier share one query). Wraps any [`UserDirectory`].
+//! identifier share one query). Wraps any [`UserDirectory`] and, in the host
+//! API's delegated mode, its [`PasswordAuthority`] (cap and breaker, shared
+//! with the lookups; no single flight: passwords differ).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use prometheus::{IntCounterVec, IntGauge};
 use tokio::sync::{OnceCell, Semaphore};
-use uap_ports::{HostUser, PasswordUpdate, StoreError, UserDirectory, UserQuery};
+use uap_ports::{Delegated, HostUser, PasswordAuthority, PasswordUpdate, StoreError, UserDirectory, UserQuery};
 
 /// The limits.
 #[derive(Debug, Clone, Copy)]
@@ -63,9 +65,32 @@ fn shared(err: &StoreError) -> StoreError {
     }
 }
 
+/// How the protected source is named in its errors and log lines.
+#[derive(Debug, Clone, Copy)]
+struct Names {
+    circuit_open: &'static str,
+    overloaded: &'static str,
+    source: &'static str,
+}
+
+const DATABASE: Names = Names {
+    circuit_open: "host database (circuit open after repeated failures)",
+    overloaded: "host database (too many lookups waiting)",
+    source: "host database",
+};
+
+const HOST_API: Names = Names {
+    circuit_open: "host user API (circuit open after repeated failures)",
+    overloaded: "host user API (too many lookups waiting)",
+    source: "host user API",
+};
+
 /// A [`UserDirectory`] behind a cap, a breaker and single-flight.
 pub struct ProtectedDirectory {
     inner: Arc<dyn UserDirectory>,
+    /// The host's password check (delegated mode), behind the same cap and breaker.
+    authority: Option<Arc<dyn PasswordAuthority>>,
+    names: Names,
     limits: Protection,
     slots: Semaphore,
     failures: AtomicU32,
@@ -82,6 +107,8 @@ impl ProtectedDirectory {
     pub fn new(inner: Arc<dyn UserDirectory>, limits: Protection, metrics: ProtectionMetrics) -> Self {
         Self {
             inner,
+            authority: None,
+            names: DATABASE,
             slots: Semaphore::new(limits.max_in_flight.max(1)),
             limits,
             failures: AtomicU32::new(0),
@@ -90,6 +117,15 @@ impl ProtectedDirectory {
             flights: Mutex::new(HashMap::new()),
             metrics,
         }
+    }
+
+    /// The same protection over a host user API; `authority` is its
+    /// password check in delegated mode.
+    #[must_use]
+    pub fn host_api(mut self, authority: Option<Arc<dyn PasswordAuthority>>) -> Self {
+        self.names = HOST_API;
+        self.authority = authority;
+        self
     }
 
     fn now_ms(&self) -> u64 {
@@ -112,7 +148,7 @@ impl ProtectedDirectory {
             return Ok(());
         }
         self.metrics.rejections.with_label_values(&["circuit_open"]).inc();
-        Err(StoreError::Unavailable { what: "host database (circuit open after repeated failures)", source: None })
+        Err(StoreError::Unavailable { what: self.names.circuit_open, source: None })
     }
 
     fn report<T>(&self, result: &Result<T, StoreError>) {
@@ -122,7 +158,7 @@ impl ProtectedDirectory {
                 if failures >= self.limits.failure_threshold {
                     let now = self.now_ms();
                     if self.opened_at_ms.swap(now, Ordering::AcqRel) == 0 {
-                        tracing::error!(failures, "host database failing: circuit opened");
+                        tracing::error!(failures, source = self.names.source, "host directory failing: circuit opened");
                     }
                     self.metrics.circuit_open.set(1);
                 }
@@ -130,7 +166,7 @@ impl ProtectedDirectory {
             _ => {
                 self.failures.store(0, Ordering::Release);
                 if self.opened_at_ms.swap(0, Ordering::AcqRel) != 0 {
-                    tracing::info!("host database answers again: circuit closed");
+                    tracing::info!(source = self.names.source, "host directory answers again: circuit closed");
                     self.metrics.circuit_open.set(0);
                 }
             }
@@ -146,7 +182,7 @@ impl ProtectedDirectory {
             Ok(Ok(permit)) => permit,
             _ => {
                 self.metrics.rejections.with_label_values(&["overloaded"]).inc();
-                return Err(StoreError::Unavailable { what: "host database (too many lookups waiting)", source: None });
+                return Err(StoreError::Unavailable { what: self.names.overloaded, source: None });
             }
         };
         self.metrics.in_flight.inc();
@@ -199,6 +235,10 @@ impl UserDirectory for ProtectedDirectory {
         result.clone().map_err(|err| shared(&err))
     }
 
+    async fn complete(&self, user: HostUser) -> Result<HostUser, StoreError> {
+        self.guarded(self.inner.complete(user)).await
+    }
+
     async fn update_password_hash(&self, user_id: &str, old: &str, new: &str) -> Result<PasswordUpdate, StoreError> {
         self.guarded(self.inner.update_password_hash(user_id, old, new)).await
     }
@@ -207,6 +247,16 @@ impl UserDirectory for ProtectedDirectory {
         let result = self.inner.health().await;
         self.report(&result);
         result
+    }
+}
+
+#[async_trait]
+impl PasswordAuthority for ProtectedDirectory {
+    async fn verify_password(&self, query: &UserQuery, password: &str) -> Result<Delegated, StoreError> {
+        let Some(authority) = &self.authority else {
+            return Err(StoreError::Misconfigured("this host directory does not verify passwords".into()));
+        };
+        self.guarded(authority.verify_password(query, password)).await
     }
 }
 
@@ -257,6 +307,38 @@ mod tests {
 
     fn slow() -> Arc<Slow> {
         Arc::new(Slow { calls: AtomicUsize::new(0), down: false.into(), gate: tokio::sync::Notify::new() })
+    }
+
+    /// A host whose password check always fails, counting the calls.
+    struct DownAuthority(AtomicUsize);
+
+    #[async_trait]
+    impl PasswordAuthority for DownAuthority {
+        async fn verify_password(&self, _query: &UserQuery, _password: &str) -> Result<Delegated, StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(StoreError::Unavailable { what: "host user API", source: None })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_password_check_shares_the_breaker_and_names_the_api() {
+        let authority = Arc::new(DownAuthority(AtomicUsize::new(0)));
+        let limits = Protection { failure_threshold: 2, open_for: Duration::from_secs(60), ..Protection::default() };
+        let dir = ProtectedDirectory::new(slow(), limits, metrics())
+            .host_api(Some(Arc::clone(&authority) as Arc<dyn PasswordAuthority>));
+        for _ in 0..2 {
+            assert!(dir.verify_password(&query("a"), "pw").await.is_err());
+        }
+        assert_eq!(authority.0.load(Ordering::SeqCst), 2);
+        let open = dir.verify_password(&query("a"), "pw").await;
+        assert!(
+            matches!(open, Err(StoreError::Unavailable { what, .. }) if what.starts_with("host user API (circuit open")),
+            "{open:?}"
+        );
+        assert!(dir.find_user(&query("b")).await.is_err(), "lookups fail fast too");
+        assert_eq!(authority.0.load(Ordering::SeqCst), 2, "no call while open");
+        let plain = ProtectedDirectory::new(slow(), Protection::default(), metrics());
+        assert!(matches!(plain.verify_password(&query("a"), "pw").await, Err(StoreError::Misconfigured(_))));
     }
 
     #[test]
