@@ -412,7 +412,7 @@ impl AuthService {
         start: OffsetDateTime,
     ) -> Result<Result<(HostUser, Checked), Refused>, LoginError> {
         if let Decision::Block(block) = self.pipeline.before_verify(attempt, None).await? {
-            return Ok(Err(Refused { reason: "blocked", user_id: None, block: Some(block) }));
+            return Ok(Err(Refused { reason: "blocked", user_id: None, block: Some(block), label: None }));
         }
         let verdict = authority
             .verify_password(query, password.expose_secret())
@@ -423,11 +423,11 @@ impl AuthService {
         match verdict {
             Delegated::Refused => {
                 observer.password_verified(DELEGATED, "mismatch");
-                Ok(Err(self.refused(start, "delegated_refused", None).await))
+                Ok(Err(self.refused(start, "delegated_refused", None, Some(DELEGATED.to_owned())).await))
             }
             Delegated::Accepted(user) if user.active == Some(false) => {
                 observer.password_verified(DELEGATED, "match");
-                Ok(Err(self.refused(start, "inactive", Some(user.id)).await))
+                Ok(Err(self.refused(start, "inactive", Some(user.id), Some(DELEGATED.to_owned())).await))
             }
             Delegated::Accepted(user) => {
                 observer.password_verified(DELEGATED, "match");
