@@ -6,11 +6,18 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use uap_adapters_sql::testing::TestDb;
-use uap_ports::{AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, MiddlewareLogSink, MiddlewareRun};
+use uap_ports::{
+    AuditEvent, AuditEventType, AuditFilter, AuditQuery, AuditSink, MiddlewareLogSink, MiddlewareRun, ShadowCounts,
+};
 
 use crate::support::migrated;
 
-per_backend!(list_filters_and_orders, summary_aggregates_in_the_period, delete_before_goes_in_batches);
+per_backend!(
+    list_filters_and_orders,
+    summary_aggregates_in_the_period,
+    shadow_agreement_per_hash_format,
+    delete_before_goes_in_batches
+);
 
 const T0: OffsetDateTime = datetime!(2026-01-10 12:00:00 UTC);
 
@@ -160,6 +167,43 @@ async fn summary_aggregates_in_the_period(db: &TestDb) {
 
     let empty = sink.summary(T0 + s(1000), T0 + s(2000)).await.unwrap();
     assert!(empty.statistics.is_empty() && empty.top_failed_login_sources.is_empty());
+}
+
+/// `SHADOW_LOGIN` rows as shadow mode writes them: booleans and nulls in
+/// JSON, read back the same on every engine.
+async fn shadow_agreement_per_hash_format(db: &TestDb) {
+    let sink = migrated(db, "org").await.audit_sink();
+    let shadow = |n: u32, would: bool, host: Value, format: &str| {
+        let agreed = host.as_bool().map(|host| host == would);
+        let mut e = meta(
+            ev(n, AuditEventType::ShadowLogin, T0 + Duration::seconds(i64::from(n))),
+            json!({"would_accept": would, "host_decision": host, "agreed": agreed, "hash_format": format, "reason": "x"}),
+        );
+        e.success = would;
+        e
+    };
+    sink.write_batch(&[
+        shadow(1, true, json!(true), "bcrypt cost 10"),
+        shadow(2, false, json!(false), "bcrypt cost 10"),
+        shadow(3, true, json!(false), "bcrypt cost 10"),
+        shadow(4, false, Value::Null, "bcrypt cost 10"),
+        shadow(5, false, json!(true), "md5_crypt"),
+        shadow(6, false, json!(false), "none"),
+        meta(ev(7, AuditEventType::Login, T0), json!({"hash_format": "bcrypt cost 10"})),
+    ])
+    .await
+    .unwrap();
+    let summary = sink.summary(T0, T0 + Duration::seconds(60)).await.unwrap();
+    let counts =
+        |total, with_host_decision, agreed, disagreed| ShadowCounts { total, with_host_decision, agreed, disagreed };
+    assert_eq!(
+        summary.shadow_by_hash_format,
+        [
+            ("bcrypt cost 10".to_owned(), counts(4, 3, 2, 1)),
+            ("md5_crypt".to_owned(), counts(1, 1, 0, 1)),
+            ("none".to_owned(), counts(1, 1, 1, 0)),
+        ]
+    );
 }
 
 fn run(n: u32, at: OffsetDateTime) -> MiddlewareRun {

@@ -21,6 +21,7 @@ mod refresh_security;
 mod rust_client;
 mod scaleout;
 mod serve;
+mod shadow;
 mod support;
 mod telemetry;
 mod timing;
