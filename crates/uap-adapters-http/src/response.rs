@@ -1,7 +1,6 @@
 //! What both adapters share: the client setup, reading a bounded answer and
 //! describing a transport failure without its URL.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use crate::error::BuildError;
@@ -53,15 +52,7 @@ pub(crate) fn describe(err: reqwest::Error, timeout: Duration) -> String {
     if err.is_timeout() {
         return format!("no answer within {} ms", timeout.as_millis());
     }
-    let err = err.without_url();
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    uap_ports::error_chain(&err.without_url())
 }
 
 /// A short, printable excerpt of an unexpected answer, for the error message.

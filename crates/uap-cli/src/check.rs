@@ -57,7 +57,8 @@ async fn lookup(config: &Config, host: &HostDirectory, identifier: &str) -> Resu
         case_insensitive: config.auth.case_insensitive,
     };
     let directory = host.directory();
-    let failed = |e: uap_ports::StoreError| Failure::runtime(format!("{}: {}", source_name(host), chain(&e)));
+    let failed =
+        |e: uap_ports::StoreError| Failure::runtime(format!("{}: {}", source_name(host), uap_ports::error_chain(&e)));
     let Some(user) = directory.find_user(&query).await.map_err(failed)? else {
         return Err(Failure::runtime(format!(
             "{}: no user matches {identifier:?} in {}",
@@ -87,18 +88,6 @@ async fn lookup(config: &Config, host: &HostDirectory, identifier: &str) -> Resu
     };
     Out::line(&format!("  stored hash: {format}"));
     Ok(())
-}
-
-/// `err` and its causes on one line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The table's columns and the census of its stored hash formats.

@@ -46,10 +46,12 @@ pub(crate) async fn run(options: Options) -> Result<(), Failure> {
             path.display()
         )));
     }
-    let survey = SchemaSurvey::connect(&options.db)
-        .await
-        .map_err(|err| Failure::runtime(format!("cannot reach the host database {shown}: {}", chain(&err))))?;
-    let host = |err: uap_ports::StoreError| Failure::runtime(format!("host database {shown}: {}", chain(&err)));
+    let survey = SchemaSurvey::connect(&options.db).await.map_err(|err| {
+        Failure::runtime(format!("cannot reach the host database {shown}: {}", uap_ports::error_chain(&err)))
+    })?;
+    let host = |err: uap_ports::StoreError| {
+        Failure::runtime(format!("host database {shown}: {}", uap_ports::error_chain(&err)))
+    };
     let names = survey.table_names().await.map_err(host)?;
     let plural = if names.len() == 1 { "" } else { "s" };
     note(&format!("{} database {shown}: {} table{plural}", survey.backend(), names.len()));
@@ -136,22 +138,6 @@ pub(crate) async fn run(options: Options) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-/// The error and its causes on one line (the adapter redacts the URL in
-/// each of them).
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// A reasoning line on stderr.

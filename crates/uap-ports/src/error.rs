@@ -3,6 +3,24 @@
 
 use std::error::Error;
 
+/// `err` and its causes on one line (`outer: inner: root`), for logs and
+/// start-up messages; a cause whose text the line already holds is skipped
+/// (drivers often repeat their source in their own message).
+#[must_use]
+pub fn error_chain(err: &dyn Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// An opaque error from a driver, kept for the log, never shown to a client.
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 

@@ -29,7 +29,7 @@ pub use captcha::{CaptchaError, CaptchaVerdict, CaptchaVerifier};
 pub use clock::{Clock, SystemClock};
 pub use config_store::{ConfigStore, ConfigVersion};
 pub use directory::{Delegated, HostUser, PasswordAuthority, PasswordUpdate, UserDirectory, UserQuery};
-pub use error::{BoxError, StoreError};
+pub use error::{BoxError, StoreError, error_chain};
 pub use events::{BusEvent, BusHandler, EventBus};
 pub use ids::{IdGenerator, RandomIds};
 pub use mfa::{MfaFactor, MfaFactorStore};

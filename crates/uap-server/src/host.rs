@@ -12,18 +12,6 @@ use uap_ports::{PasswordAuthority, UserDirectory};
 use crate::config::HostSource;
 use crate::error::StartupError;
 
-/// `err` and its causes on one line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// The connected host data source.
 #[derive(Debug, Clone)]
 pub enum HostDirectory {
@@ -49,7 +37,10 @@ impl HostDirectory {
                 .map_err(StartupError::HostDirectory),
             HostSource::Api(config) => {
                 let api = HttpUserDirectory::new(config.clone()).map_err(|e| StartupError::Config(e.to_string()))?;
-                api.health().await.map_err(|err| StartupError::HostApi { url: api.base_url(), detail: chain(&err) })?;
+                api.health().await.map_err(|err| StartupError::HostApi {
+                    url: api.base_url(),
+                    detail: uap_ports::error_chain(&err),
+                })?;
                 Ok(Self::Api(Arc::new(api)))
             }
         }

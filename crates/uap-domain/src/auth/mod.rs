@@ -93,14 +93,7 @@ impl Dependency {
 impl LoginError {
     /// `dependency` failed with `cause` (its whole chain is kept for the log).
     pub fn unavailable(dependency: Dependency, cause: &(dyn std::error::Error + 'static)) -> Self {
-        let mut text = cause.to_string();
-        let mut source = cause.source();
-        while let Some(next) = source {
-            text.push_str(": ");
-            text.push_str(&next.to_string());
-            source = next.source();
-        }
-        Self::Unavailable { dependency, cause: text }
+        Self::Unavailable { dependency, cause: uap_ports::error_chain(cause) }
     }
 }
 

@@ -13,7 +13,8 @@ use super::{Config, Settings};
 
 /// Keys whose value may come from a file named by `<key>_file`
 /// (or `UAP_<KEY>_FILE`), so secrets stay out of the environment.
-const FILE_SECRETS: &[&str] = &[
+/// They are also the top-level keys holding a secret.
+pub(super) const SECRET_KEYS: &[&str] = &[
     "jwt_secret_key",
     "host_db_url",
     "host_api_key",
@@ -99,7 +100,7 @@ pub fn load_settings(explicit_file: Option<&Path>) -> Result<Settings, SettingsE
 /// As [`load_settings`].
 pub fn from_figment(figment: Figment) -> Result<Settings, SettingsError> {
     let mut dict: Dict = figment.extract().map_err(|e| SettingsError::Load(describe(&e)))?;
-    for key in FILE_SECRETS {
+    for key in SECRET_KEYS {
         let file_key = format!("{key}_file");
         if let Some(value) = dict.remove(&file_key) {
             let path = value

@@ -39,17 +39,7 @@ pub const RESTART_ONLY: &[&str] = &[
 const MAX_KEYS: usize = 200;
 
 /// The top-level keys holding a secret (see [`secret`]).
-const SECRET_KEYS: [&str; 9] = [
-    "host_db_url",
-    "host_api_key",
-    "jwt_secret_key",
-    "database_url",
-    "redis_url",
-    "encryption_key",
-    "admin_api_key",
-    "sdk_api_key",
-    "sentry_dsn",
-];
+use super::load::SECRET_KEYS;
 
 /// A secret's value, for comparisons (never shown); `None` for a key not in
 /// [`SECRET_KEYS`].
@@ -178,7 +168,7 @@ fn secrets(settings: &Settings) -> Value {
     let mut map = Map::new();
     for key in SECRET_KEYS {
         if let Some(Some(value)) = secret(settings, key) {
-            map.insert(key.to_owned(), Value::String(value));
+            map.insert((*key).to_owned(), Value::String(value));
         }
     }
     let stack: Vec<Value> = settings
