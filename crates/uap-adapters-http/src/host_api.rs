@@ -68,6 +68,9 @@ pub struct HostApiFields {
     pub role: Option<String>,
     /// `active_field`; `None` when disabled.
     pub active: Option<String>,
+    /// `inactive_field`; `None` when unset. A user object where this key is
+    /// set (not absent, `null`, `false`, `0` or `""`) cannot log in.
+    pub inactive: Option<String>,
 }
 
 /// How to reach the host API.
@@ -341,7 +344,13 @@ impl HttpUserDirectory {
             roles.extend(role_list(route, list)?);
         }
         dedup(&mut roles);
+        // Either key refusing wins.
         let active = fields.active.as_ref().and_then(|key| object.get(key)).map(truthy);
+        let inactive = fields.inactive.as_ref().map(|key| object.get(key).is_some_and(is_set));
+        let active = match (active, inactive) {
+            (Some(a), Some(set)) => Some(a && !set),
+            (a, set) => a.or(set.map(|set| !set)),
+        };
         Ok(HostUser { id, password_hash, active, roles, attributes: object })
     }
 
@@ -452,6 +461,21 @@ fn truthy(value: &Value) -> bool {
             )
         }
         Value::Null | Value::Array(_) | Value::Object(_) => false,
+    }
+}
+
+/// An "is inactive" marker: set unless `null`, `false`, `0`, or a string
+/// that is empty or a "no" word (`0`, `false`, `f`, `no`, `n`, `off`). Any
+/// other string (a timestamp, a reason), array or object is set.
+fn is_set(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_none_or(|n| n != 0.0),
+        Value::String(s) => {
+            !matches!(s.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "f" | "no" | "n" | "off")
+        }
+        Value::Array(_) | Value::Object(_) => true,
     }
 }
 

@@ -23,6 +23,7 @@ fn fields() -> HostApiFields {
         password: "password".into(),
         role: Some("role".into()),
         active: Some("is_active".into()),
+        inactive: Some("locked_at".into()),
     }
 }
 
@@ -138,6 +139,32 @@ async fn roles_list_inactive_flags_and_null_password() {
     assert_eq!(user.password_hash, None, "a null password is a user without one");
     assert_eq!(user.roles, ["editor", "viewer"]);
     assert_eq!(user.active, Some(false));
+}
+
+#[tokio::test]
+async fn a_set_inactive_key_refuses_and_an_unset_one_does_not() {
+    let cases = [
+        (json!({"locked_at": "2024-05-01T10:00:00Z"}), Some(false)),
+        (json!({"locked_at": 3}), Some(false)),
+        (json!({"locked_at": true}), Some(false)),
+        (json!({"locked_at": "2024-05-01T10:00:00Z", "is_active": true}), Some(false)),
+        (json!({"locked_at": null, "is_active": false}), Some(false)),
+        (json!({"locked_at": null}), Some(true)),
+        (json!({"locked_at": 0}), Some(true)),
+        (json!({"locked_at": ""}), Some(true)),
+        (json!({}), Some(true)),
+        (json!({"locked_at": null, "is_active": true}), Some(true)),
+    ];
+    for (extra, expected) in cases {
+        let server = MockServer::start().await;
+        let mut body = json!({"id": "u-2", "password": HASH});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        validate(&server, json!({"username": "carol"}), ResponseTemplate::new(200).set_body_json(body)).await;
+        let user = directory(&server).find_user(&query("carol", &["username"])).await.unwrap().unwrap();
+        assert_eq!(user.active, expected, "{extra}");
+    }
 }
 
 #[tokio::test]

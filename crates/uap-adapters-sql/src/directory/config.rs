@@ -28,6 +28,9 @@ pub enum ColumnPurpose {
     Role,
     /// Active flag (`active_field`): rows where it is false cannot log in.
     Active,
+    /// Inactive marker (`inactive_field`): rows where it is set (not NULL,
+    /// false, 0 or empty) cannot log in.
+    Inactive,
 }
 
 /// A column UAP uses when it exists: used only if present when left at its
@@ -90,7 +93,7 @@ pub struct HostTableConfig {
     /// The columns a login identifier is matched against, in order
     /// (`identifier_fields`, or e.g. `email_field` when derived from `auth_type`).
     pub identifier_fields: Vec<ConfigValue>,
-    /// E-mail, phone, role and active columns.
+    /// E-mail, phone, role, active and inactive columns.
     pub optional: Vec<OptionalColumn>,
     /// A separate role table, when configured.
     pub role_table: Option<RoleTableConfig>,

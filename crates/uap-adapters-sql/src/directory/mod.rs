@@ -54,6 +54,8 @@ pub(crate) struct Resolved {
     pub queryable: Vec<usize>,
     pub role_column: Option<usize>,
     pub active: Option<usize>,
+    /// The `inactive_field` column: set means the user cannot log in.
+    pub inactive: Option<usize>,
     pub role_table: Option<RoleTable>,
     pub used: Vec<UsedColumn>,
     pub skipped: Vec<SkippedColumn>,
@@ -270,7 +272,7 @@ async fn resolve(
         used.push(UsedColumn::new(field.key, &columns[i]));
         queryable.push(i);
     }
-    let (mut role_column, mut active, mut skipped) = (None, None, Vec::new());
+    let (mut role_column, mut active, mut inactive, mut skipped) = (None, None, None, Vec::new());
     for column in &config.optional {
         if column.name.is_empty() {
             skipped.push(SkippedColumn::new(column, "disabled (set to an empty name)"));
@@ -289,6 +291,7 @@ async fn resolve(
         match column.purpose {
             ColumnPurpose::Role => role_column = Some(i),
             ColumnPurpose::Active => active = Some(i),
+            ColumnPurpose::Inactive => inactive = Some(i),
             ColumnPurpose::Email | ColumnPurpose::Phone => {}
         }
     }
@@ -302,6 +305,7 @@ async fn resolve(
         queryable,
         role_column,
         active,
+        inactive,
         role_table: None,
         used,
         skipped,

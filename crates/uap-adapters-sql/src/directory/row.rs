@@ -78,6 +78,30 @@ impl Cell {
         }
     }
 
+    /// The value as an "is inactive" marker (`inactive_field`): set unless it
+    /// is NULL, false, 0 or empty. Text reads as [`flag_value`] does (`0`,
+    /// `false`, `no`, `off`… are not set), except that `inactive` and
+    /// `disabled` are set, and any other text (a timestamp, a reason) is set.
+    /// An unreadable value counts as set: an account whose state is unknown
+    /// does not log in.
+    pub(crate) fn is_set(&self) -> bool {
+        match self {
+            Self::Null | Self::Json(JsonValue::Null) => false,
+            Self::Bool(b) | Self::Json(JsonValue::Bool(b)) => *b,
+            Self::Int(n) => *n != 0,
+            Self::UInt(n) => *n != 0,
+            Self::Float(n) => *n != 0.0,
+            Self::Unreadable => true,
+            Self::Text(_) | Self::Bytes(_) | Self::Json(_) => {
+                let Some(text) = self.text() else {
+                    return true;
+                };
+                let word = text.trim().to_ascii_lowercase();
+                !matches!(flag_value(&word), Some(false)) || matches!(word.as_str(), "inactive" | "disabled")
+            }
+        }
+    }
+
     /// The value as JSON; `None` leaves the column out.
     pub(crate) fn into_json(self) -> Option<JsonValue> {
         match self {
@@ -136,7 +160,13 @@ pub(crate) fn host_user(cells: Vec<Cell>, resolved: &Resolved) -> Result<HostUse
         Some(cell) => cell.text().filter(|s| !s.is_empty()),
         None => None,
     };
+    // Either column refusing wins; a missing cell refuses.
     let active = resolved.active.map(|i| cells.get(i).is_some_and(Cell::truthy));
+    let not_inactive = resolved.inactive.map(|i| cells.get(i).is_some_and(|c| !c.is_set()));
+    let active = match (active, not_inactive) {
+        (Some(a), Some(b)) => Some(a && b),
+        (a, b) => a.or(b),
+    };
     let roles = resolved
         .role_column
         .and_then(|i| cells.get(i).and_then(Cell::text))
@@ -286,6 +316,40 @@ mod tests {
             Cell::Text(String::new()),
         ] {
             assert!(!no.truthy(), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn inactive_markers() {
+        for set in [
+            Cell::Bool(true),
+            Cell::Int(1),
+            Cell::Int(4),
+            Cell::UInt(2),
+            Cell::Float(0.5),
+            Cell::Text("2024-01-02T03:04:05Z".into()),
+            Cell::Text("1".into()),
+            Cell::Text("banned for spam".into()),
+            Cell::Text("inactive".into()),
+            Cell::Bytes(b"x".to_vec()),
+            Cell::Bytes(vec![0xff]),
+            Cell::Unreadable,
+        ] {
+            assert!(set.is_set(), "{set:?}");
+        }
+        for unset in [
+            Cell::Null,
+            Cell::Bool(false),
+            Cell::Int(0),
+            Cell::UInt(0),
+            Cell::Float(0.0),
+            Cell::Text(String::new()),
+            Cell::Text(" 0 ".into()),
+            Cell::Text("false".into()),
+            Cell::Json(JsonValue::Null),
+            Cell::Json(JsonValue::Bool(false)),
+        ] {
+            assert!(!unset.is_set(), "{unset:?}");
         }
     }
 

@@ -13,6 +13,7 @@ per_backend!(
     first_listed_column_wins_duplicates_are_ambiguous,
     case_insensitive_lookup,
     active_flag_variants,
+    inactive_marker_variants,
     null_and_empty_passwords,
     roles_from_role_table,
     text_and_uuid_ids,
@@ -154,6 +155,55 @@ async fn active_flag_variants(db: &TestDb) {
     ));
     let dir = directory(db, config).await;
     assert_eq!(find(&dir, "u2", &["login"]).await.expect("u2").active, None);
+}
+
+async fn inactive_marker_variants(db: &TestDb) {
+    db.execute(&ddl(
+        db.backend,
+        "CREATE TABLE lockable (id INTEGER PRIMARY KEY, login VARCHAR(50), pw VARCHAR(100),
+         locked_at {ts}, inactive_reason INTEGER, is_active BOOLEAN, note VARCHAR(40))",
+    ))
+    .await;
+    db.execute(
+        "INSERT INTO lockable VALUES
+         (1, 'u1', 'h', NULL, 0, TRUE, NULL),
+         (2, 'u2', 'h', '2024-05-01 10:00:00', 0, TRUE, ''),
+         (3, 'u3', 'h', NULL, 1, TRUE, 'banned'),
+         (4, 'u4', 'h', NULL, 4, FALSE, '0'),
+         (5, 'u5', 'h', NULL, 0, FALSE, 'false')",
+    )
+    .await;
+    let inactive = |column: &str| OptionalColumn::required("inactive_field", ColumnPurpose::Inactive, column);
+    let active = OptionalColumn::required("active_field", ColumnPurpose::Active, "is_active");
+    let base = || HostTableConfig::new("lockable", "id", "pw", &["login"]);
+    let cases = [
+        ("locked_at (timestamp)", base().with_optional(inactive("locked_at")), [true, false, true, true, true]),
+        (
+            "inactive_reason (integer)",
+            base().with_optional(inactive("inactive_reason")),
+            [true, true, false, false, true],
+        ),
+        ("note (text)", base().with_optional(inactive("note")), [true, true, false, true, true]),
+        (
+            "is_active and locked_at: either refusing wins",
+            base().with_optional(active).with_optional(inactive("locked_at")),
+            [true, false, true, false, false],
+        ),
+    ];
+    for (name, config, flags) in cases {
+        let dir = directory(db, config).await;
+        assert!(
+            dir.describe().await.used.iter().any(|u| u.key == "inactive_field"),
+            "{name}: inactive_field is among the columns used"
+        );
+        for (n, want) in (1..=5).zip(flags) {
+            let user = find(&dir, &format!("u{n}"), &["login"]).await.expect("user");
+            assert_eq!(user.active, Some(want), "{name}: u{n}");
+        }
+    }
+    // Set explicitly, the column must exist.
+    let message = crate::support::connect_err(db, base().with_optional(inactive("locked"))).await;
+    assert!(message.starts_with("inactive_field: column \"locked\" does not exist in table \"lockable\""), "{message}");
 }
 
 async fn null_and_empty_passwords(db: &TestDb) {

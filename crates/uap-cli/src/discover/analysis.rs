@@ -40,7 +40,9 @@ const EMAIL_NAMES: &[&str] = &["email", "email_address", "mail", "user_email"];
 const ID_NAMES: &[&str] = &["id", "uid", "user_id", "userid"];
 /// Active flags (1 = may log in).
 const ACTIVE_NAMES: &[&str] = &["is_active", "active", "enabled", "is_enabled", "activated", "is_activated", "status"];
-/// Flags where 1 keeps the user out: `active_field` cannot express them.
+/// Flags where 1 keeps the user out: `active_field` cannot express them;
+/// `inactive_field` can, but discover leaves that choice to the operator
+/// (the meaning of such a column is the host's).
 const INVERTED_NAMES: &[&str] = &[
     "is_blocked",
     "blocked",
@@ -350,7 +352,7 @@ async fn find_active(
     for column in first_of(table, INVERTED_NAMES) {
         notes.push(format!(
             "{column} looks like a flag where 1 keeps a user out; active_field needs the opposite (1 = may log \
-             in), so it is not used"
+             in), so it is not used: if any set value keeps a user out, set inactive_field = \"{column}\""
         ));
     }
     Ok((chosen, notes))

@@ -236,13 +236,26 @@ fn phpbb(p: &mut Proposal, c: &Candidate) {
         "username_clean is lower case: \"Admin\" must find \"admin\" as phpBB does.",
     );
     p.str("id_field", &c.column("user_id").unwrap_or_else(|| "user_id".into()), "phpbb_users.user_id.");
+    let inactive_reason = c.column("user_inactive_reason");
     p.str(
         "active_field",
         "",
-        "phpBB's user_type (0 normal, 1 inactive, 2 ignore, 3 founder) cannot be an active_field, which reads \
-         non-zero as active: LIMITATION — inactive users (user_type 1) with a password can log in through UAP. \
-         The anonymous user and bots (user_type 2) have no password and cannot.",
+        if inactive_reason.is_some() {
+            "phpBB has no 1 = may-log-in flag; inactive users are kept out by inactive_field. The anonymous \
+             user and bots (user_type 2) have no password and cannot log in."
+        } else {
+            "phpBB has no 1 = may-log-in flag, and this table has no user_inactive_reason: LIMITATION — inactive \
+             users (user_type 1) with a password can log in through UAP."
+        },
     );
+    if let Some(reason) = inactive_reason {
+        p.str(
+            "inactive_field",
+            &reason,
+            "phpBB refuses inactive users (user_type 1): their user_inactive_reason is 1 register, 2 profile, \
+             3 manual or 4 remind, and 0 for usable accounts.",
+        );
+    }
     p.str(
         "role_field",
         "",
@@ -305,18 +318,27 @@ fn devise(p: &mut Proposal, c: &Candidate) {
         &c.column("encrypted_password").unwrap_or_else(|| "encrypted_password".into()),
         "Devise's bcrypt hash.",
     );
+    let locked_at = c.column("locked_at");
     if c.active.is_none() {
-        let lockable = ["locked_at", "confirmed_at"].iter().filter_map(|n| c.column(n)).collect::<Vec<_>>();
-        let why = if lockable.is_empty() {
-            "Devise's default modules keep nobody out.".to_owned()
-        } else {
-            format!(
-                "{} (lockable/confirmable) are timestamps, not a 0/1 flag: LIMITATION — locked or unconfirmed \
-                 users can log in through UAP.",
-                lockable.join(", ")
-            )
+        let why = match (&locked_at, c.column("confirmed_at")) {
+            (_, Some(confirmed)) => format!(
+                "Devise has no 1 = may-log-in flag. {confirmed} (confirmable) is NULL for unconfirmed users, \
+                 which neither active_field nor inactive_field can express: LIMITATION — unconfirmed users can \
+                 log in through UAP."
+            ),
+            (Some(_), None) => {
+                "Devise has no 1 = may-log-in flag; locked users are kept out by inactive_field.".to_owned()
+            }
+            (None, None) => "Devise's default modules keep nobody out.".to_owned(),
         };
         p.str("active_field", "", why);
+    }
+    if let Some(locked_at) = locked_at {
+        p.str(
+            "inactive_field",
+            &locked_at,
+            format!("Devise lockable refuses locked users: {locked_at} is NULL until the account is locked."),
+        );
     }
     sensitive(
         p,

@@ -16,6 +16,7 @@ const ORDER: &[&str] = &[
     "password_transform",
     "id_field",
     "active_field",
+    "inactive_field",
     "role_field",
     "host_role_table",
     "role_user_id_field",

@@ -46,3 +46,22 @@ async fn unreachable_database_is_a_runtime_error_without_the_password() {
     assert!(!stderr.contains("hunter2"), "{stderr}");
     assert!(stderr.contains("host"), "{stderr}");
 }
+
+#[tokio::test]
+async fn inactive_field_is_listed_as_used_and_must_exist() {
+    let Some(db) = host_db(false).await else { return };
+    let dir = TempDir::new();
+    let config = write_config(&dir, &db.url, 0, "inactive_field = \"locked_at\"\n");
+    let out = run(uap().arg("check").arg("--config").arg(&config));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("inactive_field: column \"locked_at\" does not exist in table \"users\""), "{stderr}");
+
+    db.execute("ALTER TABLE users ADD COLUMN locked_at DATETIME NULL").await;
+    let out = run(uap().arg("check").arg("--config").arg(&config));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let used = stdout.lines().find(|l| l.trim_start().starts_with("columns used:")).unwrap_or_default();
+    assert!(used.contains("inactive_field = locked_at"), "{stdout}");
+    db.cleanup().await;
+}

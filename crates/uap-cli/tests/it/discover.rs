@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uap_adapters_sql::testing::TestDb;
 use uap_domain::password::{self, PasswordPolicy, PreferredAlgorithm};
 
-use crate::support::{Server, TempDir, run, serve_named, sqlite, uap};
+use crate::support::{Server, TempDir, audit_count, run, serve_named, sqlite, uap};
 
 // Published / generated-once vectors (see serve.rs and demo.rs for their origin).
 /// Django 5.2 make_password("carol-password") (PBKDF2PasswordHasher).
@@ -384,13 +384,20 @@ async fn rails_devise_users_on_sqlite() {
          CREATE TABLE \"users\" (\"id\" integer PRIMARY KEY AUTOINCREMENT NOT NULL, \"email\" varchar DEFAULT '' NOT NULL, \
          \"encrypted_password\" varchar DEFAULT '' NOT NULL, \"reset_password_token\" varchar, \
          \"reset_password_sent_at\" datetime(6), \"remember_created_at\" datetime(6), \
+         \"failed_attempts\" integer DEFAULT 0 NOT NULL, \"unlock_token\" varchar, \"locked_at\" datetime(6), \
          \"created_at\" datetime(6) NOT NULL, \"updated_at\" datetime(6) NOT NULL);\n\
          CREATE UNIQUE INDEX \"index_users_on_email\" ON \"users\" (\"email\");\n\
          CREATE UNIQUE INDEX \"index_users_on_reset_password_token\" ON \"users\" (\"reset_password_token\");\n\
-         INSERT INTO users (email, encrypted_password, reset_password_token, created_at, updated_at) VALUES \
-         ('alice@example.com', '{}', 'c0ffee0ddba11deadbeef', '2024-01-01 00:00:00', '2024-01-01 00:00:00'), \
-         ('', '', NULL, '2024-01-01 00:00:00', '2024-01-01 00:00:00');",
-        bcrypt("$2a$", "alice-password")
+         CREATE UNIQUE INDEX \"index_users_on_unlock_token\" ON \"users\" (\"unlock_token\");\n\
+         INSERT INTO users (email, encrypted_password, reset_password_token, failed_attempts, unlock_token, \
+         locked_at, created_at, updated_at) VALUES \
+         ('alice@example.com', '{}', 'c0ffee0ddba11deadbeef', 0, NULL, NULL, '2024-01-01 00:00:00', \
+          '2024-01-01 00:00:00'), \
+         ('bob@example.com', '{}', NULL, 5, 'b0bunl0cktoken', '2024-02-01 09:30:00.123456', \
+          '2024-01-01 00:00:00', '2024-02-01 09:30:00'), \
+         ('', '', NULL, 0, NULL, NULL, '2024-01-01 00:00:00', '2024-01-01 00:00:00');",
+        bcrypt("$2a$", "alice-password"),
+        bcrypt("$2a$", "bob-password")
     );
     let url = sqlite_host(&dir, &sql);
     let lines = [
@@ -400,13 +407,18 @@ async fn rails_devise_users_on_sqlite() {
         "identifier_case_insensitive = true",
         "password_field = \"encrypted_password\"",
         "active_field = \"\"",
-        "sensitive_fields = [\"reset_password_token\"]",
+        "inactive_field = \"locked_at\"",
+        "sensitive_fields = [\"reset_password_token\", \"unlock_token\"]",
     ];
     let (proposal, server) = propose_and_serve(&dir, &url, &lines, "").await;
-    assert!(proposal.contains("Devise"), "{proposal}");
+    assert!(proposal.contains("Devise") && !proposal.contains("LIMITATION"), "{proposal}");
     let user = accepted(&server, json!({"email": "Alice@Example.COM", "password": "alice-password"})).await;
     assert!(user.get("reset_password_token").is_none() && user.get("encrypted_password").is_none(), "{user}");
+    assert_eq!(user["locked_at"], Value::Null, "{user}");
     refused(&server, json!({"email": "alice@example.com", "password": "Alice-password"})).await;
+    // Lockable: a locked account stays out even with the right password, as Devise keeps it out.
+    refused(&server, json!({"email": "bob@example.com", "password": "bob-password"})).await;
+    assert_eq!(audit_count(&dir, "event_type = 'FAILED_LOGIN' AND error_message = 'inactive'").await, 1);
 }
 
 // ---------------------------------------------------------------- Drupal 7
@@ -468,6 +480,7 @@ async fn phpbb_users_on_sqlite() {
     // phpBB 3.3 phpbb_users as its SQLite 3 driver creates it (install/schemas).
     let founder = bcrypt("$2y$", "p&amp;ss&lt;w&gt;rd"); // htmlspecialchars("p&ss<w>rd")
     let member = PHPASS_ERIN.replacen("$P$", "$H$", 1); // phpBB 3.0's phpass prefix
+    let inactive = bcrypt("$2y$", "ivy-password"); // registered, not yet activated
     let sql = format!(
         "CREATE TABLE phpbb_users (\n user_id INTEGER PRIMARY KEY NOT NULL ,\n user_type tinyint(2) NOT NULL DEFAULT '0' ,\n \
          group_id INTEGER UNSIGNED NOT NULL DEFAULT '3' ,\n user_permissions mediumtext(16777215) NOT NULL DEFAULT '' ,\n \
@@ -514,8 +527,11 @@ async fn phpbb_users_on_sqlite() {
          (1, 2, 1, 'Anonymous', 'anonymous', '', '', 'a1b2c3d4e5f60718'), \
          (2, 3, 5, 'Admin', 'admin', '{founder}', 'admin@example.com', '9f8e7d6c5b4a3921'), \
          (3, 0, 2, 'Erin', 'erin', '{member}', 'erin@example.com', '0a1b2c3d4e5f6071'), \
-         (4, 2, 6, 'Googlebot [Bot]', 'googlebot [bot]', '', '', '1a2b3c4d5e6f7081');\n\
-         UPDATE phpbb_users SET user_actkey = 'ACTKEY1234', user_newpasswd = '{}' WHERE user_id = 3;",
+         (4, 2, 6, 'Googlebot [Bot]', 'googlebot [bot]', '', '', '1a2b3c4d5e6f7081'), \
+         (5, 1, 2, 'Ivy', 'ivy', '{inactive}', 'ivy@example.com', '7e6d5c4b3a291807');\n\
+         UPDATE phpbb_users SET user_actkey = 'ACTKEY1234', user_newpasswd = '{}' WHERE user_id = 3;\n\
+         UPDATE phpbb_users SET user_inactive_reason = 1, user_inactive_time = 1714557600, \
+         user_actkey = 'IVYACTKEY1' WHERE user_id = 5;",
         bcrypt("$2y$", "pending-new-password")
     );
     let url = sqlite_host(&dir, &sql);
@@ -528,11 +544,12 @@ async fn phpbb_users_on_sqlite() {
         "password_transform = \"html_escape\"",
         "id_field = \"user_id\"",
         "active_field = \"\"",
+        "inactive_field = \"user_inactive_reason\"",
         "role_field = \"\"",
         "sensitive_fields = [\"user_actkey\", \"user_newpasswd\", \"user_form_salt\", \"user_last_confirm_key\", \"reset_token\"]",
     ];
     let (proposal, server) = propose_and_serve(&dir, &url, &lines, "").await;
-    assert!(proposal.contains("user_type") && proposal.contains("LIMITATION"), "{proposal}");
+    assert!(proposal.contains("user_type") && !proposal.contains("LIMITATION"), "{proposal}");
     let user = accepted(&server, json!({"username": "Admin", "password": "p&ss<w>rd"})).await;
     assert_eq!(user["username"], "Admin");
     let user = accepted(&server, json!({"username": "erin", "password": "erin-password"})).await;
@@ -544,6 +561,10 @@ async fn phpbb_users_on_sqlite() {
     // The anonymous user and bots have no password: phpBB lets neither log in.
     refused(&server, json!({"username": "Anonymous", "password": "anything"})).await;
     refused(&server, json!({"username": "googlebot [bot]", "password": "anything"})).await;
+    // An inactive user (user_type 1, user_inactive_reason 1 = register) with the right password: phpBB
+    // keeps them out until activated, and so does the proposal.
+    refused(&server, json!({"username": "Ivy", "password": "ivy-password"})).await;
+    assert_eq!(audit_count(&dir, "event_type = 'FAILED_LOGIN' AND error_message = 'inactive'").await, 1);
 }
 
 // ---------------------------------------------------------------- generic schemas, errors

@@ -359,6 +359,10 @@ fn host_table(settings: &Settings) -> HostTableConfig {
     if let Some(active) = settings.active_column() {
         columns.push(optional("active_field", ColumnPurpose::Active, active, &defaults.active_field));
     }
+    // Set explicitly or not at all: it must exist.
+    if let Some(inactive) = settings.inactive_column() {
+        columns.push(OptionalColumn::required("inactive_field", ColumnPurpose::Inactive, inactive));
+    }
     HostTableConfig {
         table: ConfigValue::new("host_user_table", &settings.host_user_table),
         id_field: ConfigValue::new("id_field", &settings.id_field),
@@ -391,6 +395,7 @@ fn host_api(settings: &Settings) -> Option<HostApiConfig> {
             password: settings.password_field.clone(),
             role: optional(&settings.role_field),
             active: settings.active_column().map(str::to_owned),
+            inactive: settings.inactive_column().map(str::to_owned),
         },
         verifies_password: settings.host_api_verifies_password,
     })
@@ -421,5 +426,70 @@ fn limits(settings: &Settings) -> Limits {
             ipv6_prefix: settings.address_ipv6_prefix,
         }),
         address_hash_concurrency: NonZeroUsize::new(settings.address_hash_concurrency),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uap_adapters_sql::testing::TestDb;
+
+    use super::*;
+    use crate::host::HostDirectory;
+
+    fn settings(host_db_url: &str, inactive_field: &str) -> Settings {
+        Settings {
+            host_db_url: Some(host_db_url.into()),
+            jwt_secret_key: Some("0123456789abcdef0123456789abcdef".into()),
+            inactive_field: inactive_field.into(),
+            ..Settings::default()
+        }
+    }
+
+    fn host(settings: Settings) -> HostSource {
+        match Config::from_settings(settings, &BTreeSet::new()) {
+            Ok(config) => config.host,
+            Err(errors) => panic!("{errors:?}"),
+        }
+    }
+
+    #[test]
+    fn inactive_field_is_a_required_column_when_set_and_absent_when_not() {
+        let HostSource::Database { table, .. } = host(settings("sqlite://h.db", "locked_at")) else {
+            panic!("a database source");
+        };
+        let inactive: Vec<_> = table.optional.iter().filter(|c| c.purpose == ColumnPurpose::Inactive).collect();
+        assert_eq!(inactive, [&OptionalColumn::required("inactive_field", ColumnPurpose::Inactive, "locked_at")]);
+        let HostSource::Database { table, .. } = host(settings("sqlite://h.db", "")) else {
+            panic!("a database source");
+        };
+        assert!(table.optional.iter().all(|c| c.purpose != ColumnPurpose::Inactive), "{:?}", table.optional);
+    }
+
+    #[test]
+    fn inactive_field_reaches_the_host_api_fields() {
+        let mut with_api = settings("sqlite://h.db", "locked_at");
+        with_api.data_source_type = settings::DataSourceType::Api;
+        with_api.host_api_base_url = Some("http://127.0.0.1:1".into());
+        with_api.host_api_key = Some("host-api-key-0123456789".into());
+        let HostSource::Api(api) = host(with_api) else { panic!("an API source") };
+        assert_eq!(api.fields.inactive.as_deref(), Some("locked_at"));
+    }
+
+    #[tokio::test]
+    async fn a_missing_inactive_column_stops_start_up_naming_key_table_and_column() {
+        let db = TestDb::sqlite();
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT, password TEXT)").await;
+        let Err(err) = HostDirectory::connect(&host(settings(&db.url, "locked_at"))).await else {
+            panic!("start-up should fail without the column");
+        };
+        let message = err.to_string();
+        assert!(
+            message.contains("inactive_field: column \"locked_at\" does not exist in table \"users\""),
+            "{message}"
+        );
+        db.execute("ALTER TABLE users ADD COLUMN locked_at DATETIME").await;
+        let connected = HostDirectory::connect(&host(settings(&db.url, "locked_at"))).await;
+        assert!(connected.is_ok(), "{:?}", connected.err());
+        db.cleanup().await;
     }
 }

@@ -108,6 +108,9 @@ pub struct Settings {
     pub role_field: String,
     /// ["is_active"; "" disables]
     pub active_field: String,
+    /// [""; none] rows where this column is set (not NULL/false/0/'', e.g. a
+    /// timestamp or a reason code) cannot log in.
+    pub inactive_field: String,
     /// [[]] columns never returned in `user_data`.
     pub sensitive_fields: Vec<String>,
     /// [none = all that remain] allow-list for `user_data`.
@@ -341,6 +344,7 @@ impl Default for Settings {
             id_field: "id".into(),
             role_field: "role".into(),
             active_field: "is_active".into(),
+            inactive_field: String::new(),
             sensitive_fields: Vec::new(),
             user_data_fields: None,
             identifier_case_insensitive: false,
@@ -441,5 +445,11 @@ impl Settings {
     #[must_use]
     pub fn active_column(&self) -> Option<&str> {
         Some(self.active_field.as_str()).filter(|f| !f.is_empty())
+    }
+
+    /// The inactive column, unless left unset (`""`).
+    #[must_use]
+    pub fn inactive_column(&self) -> Option<&str> {
+        Some(self.inactive_field.as_str()).filter(|f| !f.is_empty())
     }
 }
