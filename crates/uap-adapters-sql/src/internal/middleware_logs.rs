@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, QueryResult, TransactionTrait, Value};
 use uap_ports::{MiddlewareLogSink, MiddlewareRun, StoreError};
 
-use super::{Inner, db_err, json, read_json, read_opt_str, read_str, read_ts, text, ts};
+use super::{Inner, db_err, json, on_duplicate_id_do_nothing, read_json, read_opt_str, read_str, read_ts, text, ts};
 use crate::sql::Sql;
 
 /// Rows per `INSERT` (12 parameters each keeps every engine's limit far away).
@@ -148,6 +148,9 @@ impl MiddlewareLogSink for SqlMiddlewareLogSink {
                     ts(b, run.timestamp),
                 ]);
             }
+            // A retried batch (its commit reached the database, the answer
+            // did not) writes nothing twice instead of failing forever.
+            sql.push(on_duplicate_id_do_nothing(b));
             txn.execute_raw(sql.build()).await.map_err(db_err)?;
         }
         txn.commit().await.map_err(db_err)
