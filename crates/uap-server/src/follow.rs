@@ -62,7 +62,9 @@ async fn catch_up(state: &AppState, seen: i64, failed: &mut Option<i64>) -> Resu
     };
     let tls = state.tls_change(&current.settings, &candidate)?.map(|(cert, key)| (cert.to_owned(), key.to_owned()));
     let config = Config::from_settings(candidate, &state.shared.custom_middleware()).map_err(|e| join(&e))?;
-    match build_runtime(&state.shared, config, Some(latest.version)).await {
+    // Boxed: the runtime build is a deep future; inlined here its layout
+    // overflows the compiler's query depth in release builds.
+    match Box::pin(build_runtime(&state.shared, config, Some(latest.version))).await {
         Ok(runtime) => {
             state.swap(runtime);
             if let Some((cert, key)) = &tls {

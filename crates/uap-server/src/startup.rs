@@ -266,7 +266,7 @@ impl Application {
             (config.audit_retention_days, config.alerts.clone(), config.service_name.clone());
         let backend = config.storage.sessions;
         let (config, version, seen) = config_source(config, &internal_db, &shared).await?;
-        let runtime = build_runtime(&shared, config, version).await?;
+        let runtime = Box::pin(build_runtime(&shared, config, version)).await?;
         let stable = StableParts {
             metrics,
             audit_query: Arc::new(internal_db.audit_sink()),

@@ -72,7 +72,7 @@ pub async fn update(
         let tls = tls.map(|(cert, key)| (cert.to_owned(), key.to_owned()));
         let stored = stored_form(&candidate);
         let config = Config::from_settings(candidate, &state.shared.custom_middleware()).map_err(refusal)?;
-        let runtime = build_runtime(&state.shared, config, None).await.map_err(|err| ApiError::Invalid {
+        let runtime = Box::pin(build_runtime(&state.shared, config, None)).await.map_err(|err| ApiError::Invalid {
             message: "Configuration validation failed",
             errors: vec![err.to_string()],
         })?;
