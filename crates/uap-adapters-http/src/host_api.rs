@@ -494,6 +494,10 @@ impl UserDirectory for HttpUserDirectory {
         Ok(None)
     }
 
+    fn defers(&self, user: &HostUser) -> bool {
+        self.roles_deferred(user)
+    }
+
     async fn complete(&self, mut user: HostUser) -> Result<HostUser, StoreError> {
         if self.roles_deferred(&user) {
             user.roles = self.fetch_roles(&user.id).await?;

@@ -77,10 +77,19 @@ pub trait UserDirectory: Send + Sync + 'static {
     /// [`StoreError::Backend`] for any other driver failure.
     async fn find_user(&self, query: &UserQuery) -> Result<Option<HostUser>, StoreError>;
 
+    /// Whether the lookup left something of `user` for [`UserDirectory::complete`]
+    /// to fetch (a decorator skips its protections when not: there is no
+    /// call to protect). The default: nothing is ever deferred.
+    fn defers(&self, user: &HostUser) -> bool {
+        let _ = user;
+        false
+    }
+
     /// Fetches what the lookup deferred, once the user's password has been
     /// checked (for example a host API's roles route, which the lookup does
-    /// not call so that a wrong password costs one call only). The default
-    /// has nothing deferred and returns `user` as it is.
+    /// not call so that a wrong password costs one call only). Does nothing
+    /// for a user [`UserDirectory::defers`] says is complete; the default
+    /// returns `user` as it is.
     ///
     /// # Errors
     /// As [`UserDirectory::find_user`].

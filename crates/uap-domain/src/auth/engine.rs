@@ -250,7 +250,6 @@ impl AuthService {
         request: LoginRequest,
         client: &ClientContext,
     ) -> Result<LoginSuccess, LoginError> {
-        let settings = &self.settings;
         let (attempt, password) = self.attempt(request, client)?;
         let identifier = &attempt.identifier;
         if let Decision::Block(block) = self.pipeline.pre_authenticate(&attempt).await? {
@@ -284,11 +283,7 @@ impl AuthService {
         // The session fingerprints the hash the host row holds now.
         let fingerprint =
             written.or(user.password_hash.as_deref()).map(|hash| self.sessions.credential_fingerprint(hash));
-        let verified = VerifiedUser {
-            user_data: settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles),
-            user_id: user.id,
-            roles: user.roles,
-        };
+        let verified = self.verified(user);
         match self.pipeline.post_authenticate(&attempt, &verified).await? {
             Decision::Continue => {}
             Decision::Block(block) => return self.refuse(&attempt, Some(&verified.user_id), block, client).await,
@@ -306,6 +301,17 @@ impl AuthService {
             audit_metadata["hash_upgrade_recommended"] = Value::String(format);
         }
         self.start_session(verified, attempt.device_id, audit_metadata, fingerprint, client).await
+    }
+
+    /// The user as the post-authenticate hooks and the session see it: its
+    /// `user_data` filtered per the configuration.
+    pub(super) fn verified(&self, user: HostUser) -> VerifiedUser {
+        let settings = &self.settings;
+        VerifiedUser {
+            user_data: settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles),
+            user_id: user.id,
+            roles: user.roles,
+        }
     }
 
     /// What the middlewares see of `request` (its identifier per

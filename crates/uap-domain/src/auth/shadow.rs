@@ -11,7 +11,7 @@ use super::engine::{Checked, Refused};
 use super::{AuthService, Dependency, LoginError, LoginRequest};
 use crate::audit::EventDetails;
 use crate::password;
-use crate::pipeline::{Challenge, Decision, LoginAttempt, LoginFailure, VerifiedUser};
+use crate::pipeline::{Challenge, Decision, LoginAttempt, LoginFailure};
 use crate::session::ClientContext;
 
 /// The `hash_format` of an attempt that never reached a stored hash
@@ -76,42 +76,44 @@ impl AuthService {
         attempt: &LoginAttempt,
         password: secrecy::SecretString,
     ) -> Result<ShadowVerdict, LoginError> {
-        let refused = |reason: &str, hash_format: &str, user_id: Option<String>| ShadowVerdict {
-            would_accept: false,
-            reason: reason.to_owned(),
-            hash_format: hash_format.to_owned(),
-            user_id,
-        };
         if let Decision::Block(block) = self.pipeline.pre_authenticate(attempt).await? {
-            let failure = LoginFailure { reason: block.reason.clone(), user_id: None };
-            self.pipeline.on_failure(attempt, &failure).await;
-            return Ok(refused(&block.reason, NO_HASH, None));
+            return Ok(self.refusal(attempt, block.reason, NO_HASH, None).await);
         }
         let (user, checked): (_, Checked) = match self.check_credentials(attempt, password).await? {
             Ok(found) => found,
             Err(Refused { reason, user_id, block, label }) => {
                 let reason = block.map_or_else(|| reason.to_owned(), |b| b.reason);
-                let failure = LoginFailure { reason: reason.clone(), user_id: user_id.clone() };
-                self.pipeline.on_failure(attempt, &failure).await;
-                return Ok(refused(&reason, label.as_deref().unwrap_or(NO_HASH), user_id));
+                return Ok(self.refusal(attempt, reason, label.as_deref().unwrap_or(NO_HASH), user_id).await);
             }
         };
-        let hash_format = checked.label.clone().unwrap_or_else(|| password::UNKNOWN_FORMAT.to_owned());
-        let settings = &self.settings;
-        let verified = VerifiedUser {
-            user_data: settings.filter.apply(&settings.id_field, &user.id, &user.attributes, &user.roles),
-            user_id: user.id,
-            roles: user.roles,
-        };
+        let hash_format = checked.label.unwrap_or_else(|| password::UNKNOWN_FORMAT.to_owned());
+        let verified = self.verified(user);
         let reason = match self.pipeline.post_authenticate(attempt, &verified).await? {
-            Decision::Continue => "accepted".to_owned(),
-            Decision::Challenge(Challenge::Mfa | Challenge::MfaEnrollment) => "mfa_required".to_owned(),
+            Decision::Continue => "accepted",
+            Decision::Challenge(Challenge::Mfa | Challenge::MfaEnrollment) => "mfa_required",
             Decision::Block(block) => {
-                let failure = LoginFailure { reason: block.reason.clone(), user_id: Some(verified.user_id.clone()) };
-                self.pipeline.on_failure(attempt, &failure).await;
-                return Ok(refused(&block.reason, &hash_format, Some(verified.user_id)));
+                return Ok(self.refusal(attempt, block.reason, &hash_format, Some(verified.user_id)).await);
             }
         };
-        Ok(ShadowVerdict { would_accept: true, reason, hash_format, user_id: Some(verified.user_id) })
+        Ok(ShadowVerdict {
+            would_accept: true,
+            reason: reason.to_owned(),
+            hash_format,
+            user_id: Some(verified.user_id),
+        })
+    }
+
+    /// A refused attempt: `on_failure` runs as it would for a login (the
+    /// rate limit counts it), and the verdict.
+    async fn refusal(
+        &self,
+        attempt: &LoginAttempt,
+        reason: String,
+        hash_format: &str,
+        user_id: Option<String>,
+    ) -> ShadowVerdict {
+        let failure = LoginFailure { reason: reason.clone(), user_id: user_id.clone() };
+        self.pipeline.on_failure(attempt, &failure).await;
+        ShadowVerdict { would_accept: false, reason, hash_format: hash_format.to_owned(), user_id }
     }
 }

@@ -117,6 +117,10 @@ impl UserDirectory for Directory {
         Ok(PasswordUpdate::Updated)
     }
 
+    fn defers(&self, user: &HostUser) -> bool {
+        self.deferred_roles.lock().unwrap().contains_key(&user.id)
+    }
+
     async fn complete(&self, mut user: HostUser) -> Result<HostUser, StoreError> {
         if let Some(roles) = self.deferred_roles.lock().unwrap().get(&user.id) {
             user.roles.clone_from(roles);

@@ -235,7 +235,17 @@ impl UserDirectory for ProtectedDirectory {
         result.clone().map_err(|err| shared(&err))
     }
 
+    fn defers(&self, user: &HostUser) -> bool {
+        self.inner.defers(user)
+    }
+
+    /// Guarded only when there is a call to make: a no-op passing through
+    /// the breaker would count as the host answering (and could close an
+    /// open circuit as a half-open trial) and cost a pool slot on every login.
     async fn complete(&self, user: HostUser) -> Result<HostUser, StoreError> {
+        if !self.inner.defers(&user) {
+            return Ok(user);
+        }
         self.guarded(self.inner.complete(user)).await
     }
 
