@@ -454,12 +454,7 @@ fn truthy(value: &Value) -> bool {
     match value {
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => {
-            matches!(
-                s.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "t" | "yes" | "y" | "on" | "active" | "enabled"
-            )
-        }
+        Value::String(s) => uap_ports::flag_value(s) == Some(true),
         Value::Null | Value::Array(_) | Value::Object(_) => false,
     }
 }
@@ -472,9 +467,7 @@ fn is_set(value: &Value) -> bool {
         Value::Null => false,
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64().is_none_or(|n| n != 0.0),
-        Value::String(s) => {
-            !matches!(s.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "f" | "no" | "n" | "off")
-        }
+        Value::String(s) => uap_ports::marker_set(s),
         Value::Array(_) | Value::Object(_) => true,
     }
 }

@@ -32,7 +32,7 @@ pub mod testing;
 pub use backend::{SqlBackend, redact_url};
 pub use directory::{
     ColumnDescription, ColumnPurpose, ConfigValue, HostTableConfig, OptionalColumn, RoleTableConfig, SkippedColumn,
-    SqlUserDirectory, TableDescription, UsedColumn, flag_value,
+    SqlUserDirectory, TableDescription, UsedColumn,
 };
 pub use internal::{
     InternalDb, SqlAuditSink, SqlConfigStore, SqlMfaFactorStore, SqlMiddlewareLogSink, SqlRateLimitStore,

@@ -15,7 +15,6 @@ use uap_ports::{HostUser, PasswordUpdate, StoreError, UserDirectory, UserQuery};
 
 pub use check::{ColumnDescription, SkippedColumn, TableDescription, UsedColumn};
 pub use config::{ColumnPurpose, ConfigValue, HostTableConfig, OptionalColumn, RoleTableConfig};
-pub use row::flag_value;
 
 use crate::SqlBackend;
 use crate::backend::{Connected, PoolSettings, connect, map_err};

@@ -22,7 +22,7 @@ use serde_json::{Map, Number};
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime};
-use uap_ports::{HostUser, StoreError};
+use uap_ports::{HostUser, StoreError, flag_value, marker_set};
 
 use super::Resolved;
 
@@ -92,13 +92,7 @@ impl Cell {
             Self::UInt(n) => *n != 0,
             Self::Float(n) => *n != 0.0,
             Self::Unreadable => true,
-            Self::Text(_) | Self::Bytes(_) | Self::Json(_) => {
-                let Some(text) = self.text() else {
-                    return true;
-                };
-                let word = text.trim().to_ascii_lowercase();
-                !matches!(flag_value(&word), Some(false)) || matches!(word.as_str(), "inactive" | "disabled")
-            }
+            Self::Text(_) | Self::Bytes(_) | Self::Json(_) => self.text().is_none_or(|text| marker_set(&text)),
         }
     }
 
@@ -115,21 +109,6 @@ impl Cell {
             Self::Bytes(b) => String::from_utf8(b).ok().map(JsonValue::String),
             Self::Unreadable => None,
         }
-    }
-}
-
-/// How a textual active-flag value (`active_field`) reads: `Some(true)` for
-/// `1`, `true`, `t`, `yes`, `y`, `on`, `active`, `enabled`; `Some(false)` for
-/// `0`, `false`, `f`, `no`, `n`, `off`, `inactive`, `disabled` and the empty
-/// string (case and surrounding spaces ignored); `None` for anything else,
-/// which a login treats as inactive. Numbers other than 0 are true when the
-/// column is numeric, but as text only `1` and `0` are flags.
-#[must_use]
-pub fn flag_value(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "t" | "yes" | "y" | "on" | "active" | "enabled" => Some(true),
-        "0" | "false" | "f" | "no" | "n" | "off" | "" | "inactive" | "disabled" => Some(false),
-        _ => None,
     }
 }
 

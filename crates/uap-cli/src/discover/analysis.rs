@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use uap_adapters_sql::{SchemaSurvey, SurveyedTable, flag_value};
+use uap_adapters_sql::{SchemaSurvey, SurveyedTable};
 use uap_domain::password::{PasswordPolicy, StoredHash};
 use uap_ports::StoreError;
+use uap_ports::flag_value;
 
 use super::frameworks::{self, Framework};
 
